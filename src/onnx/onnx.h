@@ -1,0 +1,48 @@
+// ONNX ⇄ IR: the only place that knows protobuf. Everything read from a file is untrusted:
+// dims, data lengths and external-data locations are validated before anything is
+// allocated or mapped.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "core/run_value.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+namespace pare::onnx {
+
+struct LoadOptions {
+  // Run ONNX's shape/type inference so Values carry static types (errors are ignored here;
+  // `pare check` reports them).
+  bool infer_shapes = true;
+  // Fail on the first shape-inference error instead of ignoring it.
+  bool strict_shape_inference = false;
+};
+
+// Loads a .onnx file; external data is resolved relative to (and confined to) its folder.
+Result<std::unique_ptr<ir::Model>> load_model(const std::string& path, const LoadOptions& options = {});
+// Loads from bytes; `base_dir` is the folder external data must live in ("" allows none).
+Result<std::unique_ptr<ir::Model>> load_model_from_memory(const void* data, size_t size,
+                                                          const std::string& base_dir,
+                                                          const LoadOptions& options = {});
+
+struct SaveOptions {
+  // Write initializers of at least `external_threshold` bytes to "<file>.data" beside the model.
+  bool external_data = false;
+  size_t external_threshold = 1024;
+};
+Status save_model(const ir::Model& model, const std::string& path, const SaveOptions& options = {});
+
+// Validates with ONNX's checker and strict shape inference (for `pare check`).
+Status check_model_file(const std::string& path);
+
+// A serialized TensorProto file (.pb), as in ONNX's test data.
+Result<Tensor> load_tensor_pb(const std::string& path);
+Status save_tensor_pb(const Tensor& t, const std::string& name, const std::string& path);
+// A serialized SequenceProto / OptionalProto from ONNX test data (inputs or outputs of
+// sequence ops), returned as a RunValue; falls back to TensorProto.
+Result<RunValue> load_value_pb(const std::string& path, bool is_sequence, bool is_optional);
+
+}  // namespace pare::onnx
