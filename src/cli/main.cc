@@ -1,1 +1,39 @@
-int main() { return 0; }
+#include "cli/cli.h"
+
+#include <iostream>
+
+namespace pare::cli {
+
+int report(const Status& st) {
+  std::cerr << "pare: " << st.to_string() << "\n";
+  switch (st.code()) {
+    case StatusCode::kInvalidModel: return 3;
+    case StatusCode::kUnsupported: return 4;
+    case StatusCode::kInvalidInput: return 5;
+    case StatusCode::kIo: return 6;
+    case StatusCode::kResourceExhausted: return 7;
+    default: return 1;
+  }
+}
+
+}  // namespace pare::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"pare: compress, optimize, verify, benchmark and serve ONNX models on this machine.\n"
+               "Exit codes: 0 ok, 2 usage, 3 invalid model, 4 unsupported, 5 invalid input, 6 i/o, 7 resource limit."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "pare 0.1.0");
+  int rc = 0;
+  pare::cli::add_check(app, rc);
+  pare::cli::add_inspect(app, rc);
+  pare::cli::add_run(app, rc);
+  pare::cli::add_convert(app, rc);
+  pare::cli::add_eval(app, rc);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return rc;
+}

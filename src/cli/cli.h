@@ -1,0 +1,38 @@
+// The `pare` command: one file per subcommand (STYLE.md), each adding itself to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/session.h"
+
+namespace pare::cli {
+
+// Prints "pare: <code>: <message>" on stderr; returns the process exit code for it.
+int report(const Status& st);
+
+// Inputs for a session from `[NAME=]FILE` specs (.npy or TensorProto .pb), bound by name or
+// in graph-input order; with `random`, unbound inputs get generated data (floats in [0,1),
+// integers 0, bools false; symbolic dims from `dims` (name → extent) else 1).
+struct InputSpec {
+  std::vector<std::string> files;
+  bool random = false;
+  std::vector<std::pair<std::string, Shape>> shapes;  // --shape NAME=d0,d1,...
+  uint64_t seed = 0;
+};
+Result<std::vector<std::pair<std::string, RunValue>>> make_inputs(const runtime::Session& s, const InputSpec& spec);
+// Parses "NAME=d0,d1,..." into a (name, shape) pair.
+Result<std::pair<std::string, Shape>> parse_shape_spec(const std::string& s);
+// File-name-safe form of a tensor name: characters outside [A-Za-z0-9._-] become '_'.
+std::string safe_file_name(const std::string& name);
+
+void add_check(CLI::App& app, int& rc);
+void add_inspect(CLI::App& app, int& rc);
+void add_run(CLI::App& app, int& rc);
+void add_convert(CLI::App& app, int& rc);
+void add_eval(CLI::App& app, int& rc);
+
+}  // namespace pare::cli
