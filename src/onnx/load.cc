@@ -169,7 +169,7 @@ class Converter {
 
 Result<std::unique_ptr<ir::Model>> convert_model(::onnx::ModelProto& mp, const std::string& base_dir,
                                                  const LoadOptions& options) {
-  if (!mp.has_graph()) return invalid_model("model has no graph");
+  if (!mp.has_graph()) return invalid_model("not a valid ONNX model: it has no graph (wrong file type?)");
   if (mp.opset_import_size() == 0 && mp.ir_version() >= 3) {
     return invalid_model("model imports no opset");
   }
