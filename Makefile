@@ -6,7 +6,7 @@ PARE     := $(BUILD)/pare
 DATA     ?= /usr/share/datasets/fashion-mnist
 TESTDATA := /usr/share/libonnx-testdata/data
 
-.PHONY: all deps configure build run test conformance conformance-docs fuzz clean
+.PHONY: all deps configure build run test conformance conformance-docs fuzz clean readme-ops
 
 all: build
 
@@ -45,3 +45,7 @@ fuzz: deps
 
 clean:
 	rm -rf $(BUILD) build-fuzz
+
+# Regenerates README's operator table from the registry.
+readme-ops: build
+	@/usr/bin/python3 scripts/update_readme_ops.py $(PARE) README.md

@@ -34,5 +34,6 @@ void add_inspect(CLI::App& app, int& rc);
 void add_run(CLI::App& app, int& rc);
 void add_convert(CLI::App& app, int& rc);
 void add_eval(CLI::App& app, int& rc);
+void add_ops(CLI::App& app, int& rc);
 
 }  // namespace pare::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   pare::cli::add_run(app, rc);
   pare::cli::add_convert(app, rc);
   pare::cli::add_eval(app, rc);
+  pare::cli::add_ops(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
