@@ -248,6 +248,26 @@ TEST_F(ExternalData, MissingFileIsAnIoError) {
   expect_error(with_location("absent.bin").status(), StatusCode::kIo, "cannot open");
 }
 
+TEST_F(ExternalData, ModelsOver2GBLoadThroughMappedExternalData) {
+  // A 2.5 GB initializer in a sparse file: mapped, not read, so the test costs no disk or RAM.
+  const int64_t n = int64_t{625} << 20;  // floats
+  fs::resize_file(root_ / "model" / "w.bin", static_cast<uintmax_t>(n) * 4);
+  auto m = relu_model();
+  auto* w = add_weight(m);
+  w->add_dims(n);
+  w->set_data_location(::onnx::TensorProto::EXTERNAL);
+  auto* e = w->add_external_data();
+  e->set_key("location");
+  e->set_value("w.bin");
+  const fs::path path = root_ / "model" / "big.onnx";
+  std::ofstream(path, std::ios::binary) << m.SerializeAsString();
+  auto model = onnx::load_model(path.string());
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  const Tensor& t = *(*model)->graph->find_value("w")->initializer();
+  EXPECT_EQ(t.nbytes(), static_cast<size_t>(n) * 4);
+  EXPECT_EQ(t.data<float>()[n - 1], 0.0f);
+}
+
 TEST(SaveLoad, RoundTripKeepsSemanticsWithAndWithoutExternalData) {
   auto m = relu_model();
   auto* w = add_weight(m);
