@@ -131,6 +131,13 @@ Value* Graph::find_value(const std::string& name) const {
   return nullptr;
 }
 
+void Graph::rename_value(Value* v, const std::string& name) {
+  auto it = by_name_.find(v->name_);
+  if (it != by_name_.end() && it->second == v) by_name_.erase(it);
+  v->name_ = name;
+  if (!name.empty()) by_name_[name] = v;
+}
+
 std::string Graph::unique_name(const std::string& base) {
   std::string n = base;
   while (find_value(n) != nullptr) n = base + "_" + std::to_string(++name_counter_);

@@ -59,7 +59,6 @@ struct Use {
 class Value {
  public:
   const std::string& name() const { return name_; }
-  void set_name(std::string n) { name_ = std::move(n); }
   TypeInfo& type() { return type_; }
   const TypeInfo& type() const { return type_; }
   Node* producer() const { return producer_; }
@@ -169,6 +168,8 @@ class Graph {
   // Finds a value by name in this graph, then in enclosing graphs.
   Value* find_value(const std::string& name) const;
   Value* find_local_value(const std::string& name) const;
+  // Renames a value of this graph (keeps the name index exact).
+  void rename_value(Value* v, const std::string& name);
   const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
   // A name not used by any value of this graph (for values made by passes).
   std::string unique_name(const std::string& base);
