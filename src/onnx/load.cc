@@ -9,6 +9,7 @@
 #include <climits>
 #include <filesystem>
 
+#include "onnx/inline_functions.h"
 #include "onnx/onnx.h"
 #include "onnx/tensor_proto.h"
 
@@ -173,6 +174,7 @@ Result<std::unique_ptr<ir::Model>> convert_model(::onnx::ModelProto& mp, const s
   if (mp.opset_import_size() == 0 && mp.ir_version() >= 3) {
     return invalid_model("model imports no opset");
   }
+  PARE_RETURN_IF_ERROR(inline_local_functions(mp));
   if (options.infer_shapes) {
     try {
       ::onnx::ShapeInferenceOptions opts{/*check_type=*/false,
@@ -197,10 +199,6 @@ Result<std::unique_ptr<ir::Model>> convert_model(::onnx::ModelProto& mp, const s
   }
   if (mp.opset_import_size() == 0) model->opsets.push_back({"", 1});
   for (const auto& kv : mp.metadata_props()) model->metadata.emplace_back(kv.key(), kv.value());
-  if (mp.functions_size() > 0) {
-    return unsupported("model-local functions ({} of them, first '{}') are not supported",
-                       mp.functions_size(), mp.functions(0).name());
-  }
   Converter conv(base_dir);
   PARE_RETURN_IF_ERROR(conv.convert_graph(mp.graph(), *model->graph, 0));
   PARE_RETURN_IF_ERROR(model->graph->verify());

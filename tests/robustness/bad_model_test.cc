@@ -293,3 +293,63 @@ TEST(SaveLoad, RoundTripKeepsSemanticsWithAndWithoutExternalData) {
 
 }  // namespace
 }  // namespace pare
+
+namespace pare {
+namespace {
+
+TEST(LocalFunctions, CallsAreInlinedWithAttributeReferences) {
+  // f(x) = LeakyRelu(x, alpha=@alpha) called as y = f(x) with alpha = 0.5.
+  auto m = relu_model();
+  m.set_ir_version(8);
+  auto* f = m.add_functions();
+  f->set_name("leaky");
+  f->set_domain("local");
+  f->add_input("fx");
+  f->add_output("fy");
+  f->add_attribute("alpha");
+  f->add_opset_import()->set_version(13);
+  auto* body = f->add_node();
+  body->set_op_type("LeakyRelu");
+  body->add_input("fx");
+  body->add_output("fy");
+  auto* ref = body->add_attribute();
+  ref->set_name("alpha");
+  ref->set_type(::onnx::AttributeProto::FLOAT);
+  ref->set_ref_attr_name("alpha");
+  auto* call = m.mutable_graph()->mutable_node(0);
+  call->set_op_type("leaky");
+  call->set_domain("local");
+  auto* alpha = call->add_attribute();
+  alpha->set_name("alpha");
+  alpha->set_type(::onnx::AttributeProto::FLOAT);
+  alpha->set_f(0.5f);
+  auto* imp = m.add_opset_import();
+  imp->set_domain("local");
+  imp->set_version(1);
+  auto model = load(m);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  ASSERT_EQ((*model)->graph->num_nodes(), 1u);
+  EXPECT_EQ((*model)->graph->nodes().front()->op_type(), "LeakyRelu");
+  EXPECT_EQ((*model)->graph->nodes().front()->attr_float("alpha", 0.01f), 0.5f);
+  EXPECT_EQ((*model)->graph->nodes().front()->output(0)->name(), "y");
+}
+
+TEST(LocalFunctions, RecursionIsRefused) {
+  auto m = relu_model();
+  auto* f = m.add_functions();
+  f->set_name("loop");
+  f->set_domain("local");
+  f->add_input("a");
+  f->add_output("b");
+  auto* body = f->add_node();
+  body->set_op_type("loop");
+  body->set_domain("local");
+  body->add_input("a");
+  body->add_output("b");
+  m.mutable_graph()->mutable_node(0)->set_op_type("loop");
+  m.mutable_graph()->mutable_node(0)->set_domain("local");
+  expect_error(load(m).status(), StatusCode::kInvalidModel, "nest");
+}
+
+}  // namespace
+}  // namespace pare
