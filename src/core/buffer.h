@@ -75,6 +75,15 @@ class MappedBuffer final : public Buffer {
   std::shared_ptr<MappedFile> file_;
 };
 
+// Source of tensor storage. The default is AlignedBuffer::create; a session uses a pool so
+// that steady-state runs allocate nothing (runtime/buffer_pool.h).
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  // Zero-filled, kTensorAlignment-aligned storage of at least `bytes`.
+  virtual Result<std::shared_ptr<Buffer>> allocate(size_t bytes) = 0;
+};
+
 // A buffer that views memory owned elsewhere (kept alive by `owner`).
 class ViewBuffer final : public Buffer {
  public:

@@ -4,7 +4,7 @@
 
 namespace pare {
 
-Result<Tensor> Tensor::create(DataType dtype, Shape shape) {
+Result<Tensor> Tensor::create(DataType dtype, Shape shape, Allocator* allocator) {
   if (dtype == DataType::kUndefined) return invalid_input("cannot create a tensor of undefined type");
   PARE_ASSIGN_OR_RETURN(int64_t n, shape_numel(shape, "tensor"));
   Tensor t;
@@ -17,7 +17,11 @@ Result<Tensor> Tensor::create(DataType dtype, Shape shape) {
     }
     t.buffer_ = std::make_shared<StringBuffer>(static_cast<size_t>(n));
   } else {
-    PARE_ASSIGN_OR_RETURN(t.buffer_, AlignedBuffer::create(t.nbytes()));
+    if (allocator != nullptr) {
+      PARE_ASSIGN_OR_RETURN(t.buffer_, allocator->allocate(t.nbytes()));
+    } else {
+      PARE_ASSIGN_OR_RETURN(t.buffer_, AlignedBuffer::create(t.nbytes()));
+    }
   }
   return t;
 }

@@ -19,7 +19,7 @@ class Tensor {
   Tensor() = default;
 
   // Allocates zero-filled storage; errors on negative extents, overflow or a huge request.
-  static Result<Tensor> create(DataType dtype, Shape shape);
+  static Result<Tensor> create(DataType dtype, Shape shape, Allocator* allocator = nullptr);
   // A tensor over existing storage; `buffer` must hold offset + the tensor's bytes.
   static Result<Tensor> view(DataType dtype, Shape shape, std::shared_ptr<Buffer> buffer,
                              size_t offset = 0);

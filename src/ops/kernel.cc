@@ -16,7 +16,7 @@ Result<const Tensor*> KernelContext::required_input(size_t i) const {
 
 Result<Tensor*> KernelContext::allocate_output(size_t i, DataType dtype, Shape shape) {
   if (i >= outputs_->size()) return internal_error("{}: output {} out of range", node_.describe(), i);
-  auto t = Tensor::create(dtype, std::move(shape));
+  auto t = Tensor::create(dtype, std::move(shape), allocator_);
   if (!t.ok()) return t.status().with_context(node_.describe() + " output " + std::to_string(i));
   (*outputs_)[i] = RunValue(std::move(t).value());
   return &(*outputs_)[i].tensor;

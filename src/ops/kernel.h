@@ -56,9 +56,10 @@ class SubgraphRunner {
 class KernelContext {
  public:
   KernelContext(const ir::Node& node, std::vector<const RunValue*> inputs,
-                std::vector<RunValue>* outputs, SubgraphRunner* subgraphs, int num_threads)
+                std::vector<RunValue>* outputs, SubgraphRunner* subgraphs, int num_threads,
+                Allocator* allocator = nullptr)
       : node_(node), inputs_(std::move(inputs)), outputs_(outputs), subgraphs_(subgraphs),
-        num_threads_(num_threads) {}
+        num_threads_(num_threads), allocator_(allocator) {}
 
   const ir::Node& node() const { return node_; }
   int num_threads() const { return num_threads_; }
@@ -80,7 +81,7 @@ class KernelContext {
   bool output_requested(size_t i) const {
     return i < node_.outputs().size() && node_.outputs()[i] != nullptr;
   }
-  // Allocates output i with the given type and shape and returns it for writing.
+  // Allocates output i (zero-filled, from the session's pool) and returns it for writing.
   Result<Tensor*> allocate_output(size_t i, DataType dtype, Shape shape);
   // Sets output i to an existing value (a view sharing storage, a sequence, none).
   void set_output(size_t i, RunValue v) {
@@ -101,6 +102,7 @@ class KernelContext {
   std::vector<RunValue>* outputs_;
   SubgraphRunner* subgraphs_;
   int num_threads_;
+  Allocator* allocator_;
 };
 
 class Kernel {

@@ -201,7 +201,7 @@ Result<std::vector<RunValue>> Session::run_plan(const GraphPlan& plan, Frame* pa
     ins.reserve(step.inputs.size());
     for (const SlotRef& r : step.inputs) ins.push_back(lookup(r));
     outs.assign(step.outputs.size(), RunValue());
-    ops::KernelContext ctx(*step.node, std::move(ins), &outs, &runner, options_.num_threads);
+    ops::KernelContext ctx(*step.node, std::move(ins), &outs, &runner, options_.num_threads, &pool_);
     const int64_t t0 = options_.profile ? now_us() : 0;
     Status st = step.kernel->run(ctx);
     if (!st.ok()) {

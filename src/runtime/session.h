@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "ir/graph.h"
 #include "ops/kernel.h"
+#include "runtime/buffer_pool.h"
 
 namespace pare::runtime {
 
@@ -57,6 +58,8 @@ class Session {
   void clear_profile() { events_.clear(); }
   // Chrome trace JSON (chrome://tracing, Perfetto) of the recorded events.
   Status write_profile(const std::string& path) const;
+  // Intermediate-tensor memory: peak live bytes, bytes held, and system allocations so far.
+  const BufferPool& memory() const { return pool_; }
   // Kernel chosen for each node of the main graph, in execution order ("reference", ...).
   std::vector<std::pair<std::string, std::string>> kernel_choices() const;
 
@@ -73,6 +76,7 @@ class Session {
   std::vector<IoInfo> inputs_, outputs_;
   std::unordered_map<const ir::Graph*, std::unique_ptr<GraphPlan>> plans_;
   std::vector<ProfileEvent> events_;
+  BufferPool pool_;
   int64_t epoch_us_ = 0;
 };
 
