@@ -21,9 +21,7 @@ void add_convert(CLI::App& app, int& rc) {
   cmd->add_option("--external-threshold", o->threshold, "smallest initializer (bytes) moved to external data")
       ->default_val(1024);
   cmd->callback([o, &rc] {
-    onnx::LoadOptions lo;
-    lo.infer_shapes = false;
-    auto m = onnx::load_model(o->in, lo);
+    auto m = onnx::load_model(o->in);
     if (!m.ok()) {
       rc = report(m.status());
       return;

@@ -6,7 +6,12 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 
 #include "onnx/inline_functions.h"
@@ -175,7 +180,7 @@ Result<std::unique_ptr<ir::Model>> convert_model(::onnx::ModelProto& mp, const s
     return invalid_model("model imports no opset");
   }
   PARE_RETURN_IF_ERROR(inline_local_functions(mp));
-  if (options.infer_shapes) {
+  if (options.onnx_shape_inference) {
     try {
       ::onnx::ShapeInferenceOptions opts{/*check_type=*/false,
                                          /*error_mode=*/options.strict_shape_inference ? 1 : 0,
@@ -235,7 +240,10 @@ Result<std::unique_ptr<ir::Model>> load_model_from_memory(const void* data, size
   return parse_and_convert(data, size, base_dir, options);
 }
 
-Status check_model_file(const std::string& path) {
+namespace {
+
+// ONNX's checker and strict shape inference on the file; throws or crashes on bad input.
+Status onnx_check_unisolated(const std::string& path) {
   PARE_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
   if (file->size() > static_cast<size_t>(INT_MAX)) {
     return invalid_model("{}: protobuf over 2 GB; large weights must use external data", path);
@@ -246,15 +254,48 @@ Status check_model_file(const std::string& path) {
   }
   try {
     ::onnx::checker::check_model(path);
+    PARE_RETURN_IF_ERROR(inline_local_functions(mp));
+    ::onnx::ShapeInferenceOptions opts{false, 1, true};
+    ::onnx::shape_inference::InferShapes(mp, ::onnx::OpSchemaRegistry::Instance(), opts);
   } catch (const std::exception& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return invalid_model("{}: {}", path, msg);
   }
-  LoadOptions opts;
-  opts.strict_shape_inference = true;
-  auto m = load_model(path, opts);
-  return m.status();
+  return ok_status();
+}
+
+}  // namespace
+
+Status check_model_file(const std::string& path) {
+  int fds[2];
+  if (pipe(fds) != 0) return io_error("cannot create a pipe: {}", std::strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) return io_error("cannot fork: {}", std::strerror(errno));
+  if (pid == 0) {
+    close(fds[0]);
+    Status st = onnx_check_unisolated(path);
+    std::string msg = std::to_string(static_cast<int>(st.code())) + "\n" + st.message();
+    ssize_t w = write(fds[1], msg.data(), msg.size());
+    (void)w;
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string msg;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  const size_t nl = msg.find('\n');
+  if (!WIFEXITED(wstatus) || nl == std::string::npos) {
+    return invalid_model("{}: ONNX's checker crashed on this file{} — it is malformed", path,
+                         WIFSIGNALED(wstatus) ? fmt::format(" (signal {})", WTERMSIG(wstatus)) : "");
+  }
+  const auto code = static_cast<StatusCode>(std::stoi(msg.substr(0, nl)));
+  if (code != StatusCode::kOk) return Status(code, msg.substr(nl + 1));
+  return load_model(path).status();
 }
 
 }  // namespace pare::onnx

@@ -14,10 +14,12 @@
 namespace pare::onnx {
 
 struct LoadOptions {
-  // Run ONNX's shape/type inference so Values carry static types (errors are ignored here;
-  // `pare check` reports them).
-  bool infer_shapes = true;
-  // Fail on the first shape-inference error instead of ignoring it.
+  // Also run libonnx's shape inference on the protobuf before conversion. Off by default:
+  // libonnx 1.12's inference dereferences malformed attributes (found by `make fuzz`), so it
+  // only runs on untrusted files inside `pare check`'s isolated child process. pare's own
+  // inference (passes/infer_shapes.cc) always runs.
+  bool onnx_shape_inference = false;
+  // With onnx_shape_inference: fail on its first error instead of ignoring it.
   bool strict_shape_inference = false;
 };
 
@@ -35,7 +37,8 @@ struct SaveOptions {
 };
 Status save_model(const ir::Model& model, const std::string& path, const SaveOptions& options = {});
 
-// Validates with ONNX's checker and strict shape inference (for `pare check`).
+// Validates with ONNX's checker and strict shape inference (run in a forked child, so a crash
+// inside libonnx on a malformed file is reported, not fatal), then with pare's loader.
 Status check_model_file(const std::string& path);
 
 // A serialized TensorProto file (.pb), as in ONNX's test data.
