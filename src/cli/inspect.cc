@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "onnx/onnx.h"
+#include "passes/pass.h"
 
 namespace pare::cli {
 namespace {
@@ -80,6 +81,8 @@ void add_inspect(CLI::App& app, int& rc) {
       rc = report(m.status());
       return;
     }
+    auto inferred = passes::infer_shapes(**m);
+    (void)inferred;
     const ir::Model& model = **m;
     std::map<std::string, int64_t> hist;
     int64_t flops = 0, params = 0, bytes = 0;

@@ -25,5 +25,8 @@ Status run_passes(ir::Model& model, const std::vector<Pass>& passes);
 
 // Individual passes.
 Result<bool> lower_gradient(ir::Model& model);
+// Annotates every Value with its static type and shape where they can be known (never fails
+// a model; see infer_shapes.cc).
+Result<bool> infer_shapes(ir::Model& model);
 
 }  // namespace pare::passes

@@ -5,6 +5,7 @@ namespace pare::passes {
 const std::vector<Pass>& lowering_pipeline() {
   static const std::vector<Pass> kPasses = {
       {"lower_gradient", lower_gradient},
+      {"infer_shapes", infer_shapes},
   };
   return kPasses;
 }
