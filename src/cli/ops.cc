@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cli/cli.h"
+#include "kernels/registry.h"
 
 namespace pare::cli {
 
@@ -14,7 +15,7 @@ void add_ops(CLI::App& app, int& rc) {
   cmd->callback([md] {
     // (domain, op) → "since–until (kernel)" entries
     std::map<std::pair<std::string, std::string>, std::set<std::string>> ops;
-    for (const auto& d : ops::KernelRegistry::global().defs()) {
+    for (const auto& d : kernels::registry().defs()) {
       std::string range = d.until_version == ops::kMaxOpset ? fmt::format("{}+", d.since_version)
                                                             : fmt::format("{}–{}", d.since_version, d.until_version);
       ops[{d.domain.empty() ? "ai.onnx" : d.domain, d.op_type}].insert(

@@ -75,7 +75,7 @@ bool KernelRegistry::supports(const std::string& domain, const std::string& op_t
   return false;
 }
 
-const KernelRegistry& KernelRegistry::global() {
+const KernelRegistry& KernelRegistry::reference() {
   static const KernelRegistry* registry = [] {
     auto* r = new KernelRegistry();
 #define PARE_OP(name) register_##name(*r);

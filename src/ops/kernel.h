@@ -133,8 +133,9 @@ class KernelRegistry {
   bool supports(const std::string& domain, const std::string& op_type, int64_t opset) const;
   const std::vector<KernelDef>& defs() const { return defs_; }
 
-  // The registry with every op of op_list.inc (and, later, fast kernels) registered.
-  static const KernelRegistry& global();
+  // The reference kernels of every op in op_list.inc: the test oracle, and what constant
+  // folding uses. The runtime uses kernels::registry(), which adds the fast kernels.
+  static const KernelRegistry& reference();
 
  private:
   std::vector<KernelDef> defs_;

@@ -64,7 +64,7 @@ class Inferrer {
     }
     if (total > kMaxFoldElements) return false;
     ops::KernelInit init{n, opset_of(n), 1};
-    auto kernel = ops::KernelRegistry::global().create(init);
+    auto kernel = ops::KernelRegistry::reference().create(init);
     if (!kernel.ok()) return false;
     std::vector<const RunValue*> ptrs;
     for (const auto& v : in_values) ptrs.push_back(&v);

@@ -1,5 +1,7 @@
 #include "runtime/session.h"
 
+#include "kernels/registry.h"
+
 #include <omp.h>
 
 #include <chrono>
@@ -141,7 +143,9 @@ Status Session::plan_graph(const ir::Graph& g, std::vector<const GraphPlan*> anc
       else return unsupported("{}: domain '{}' is not imported by the model", n->describe(), n->domain());
     }
     ops::KernelInit init{*n, opset, options_.num_threads};
-    auto kernel = ops::KernelRegistry::global().create(init, &step.kernel_name);
+    const ops::KernelRegistry& registry =
+        options_.reference_kernels ? ops::KernelRegistry::reference() : kernels::registry();
+    auto kernel = registry.create(init, &step.kernel_name);
     if (!kernel.ok()) return kernel.status();
     step.kernel = std::move(kernel).value();
     for (const ir::Value* v : n->inputs()) {

@@ -1,0 +1,36 @@
+// Shared oneDNN plumbing: one CPU engine and stream for the process, plain-layout memory
+// descriptors for pare's row-major tensors, and errors turned into Status (oneDNN throws
+// dnnl::error; exceptions stop at this module's edge, STYLE.md).
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <mutex>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace pare::kernels::onednn {
+
+dnnl::engine& engine();
+// A stream per thread (streams are not thread-safe; sessions may run concurrently).
+dnnl::stream& stream();
+
+dnnl::memory::dims to_dims(const Shape& s);
+// Plain row-major descriptor (abc.., i.e. nchw / oihw / goihw by rank).
+dnnl::memory::desc plain_desc(const Shape& s, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
+
+// Runs `f`, mapping a dnnl::error to kInternal/kUnsupported with `what` as context.
+template <typename F>
+Status guarded(const char* what, F&& f) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented) return unsupported("{}: oneDNN has no implementation ({})", what, e.what());
+    return internal_error("{}: oneDNN error: {}", what, e.what());
+  } catch (const std::exception& e) {
+    return internal_error("{}: {}", what, e.what());
+  }
+}
+
+}  // namespace pare::kernels::onednn

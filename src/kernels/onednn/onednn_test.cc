@@ -1,0 +1,145 @@
+// Fast oneDNN kernels against the reference kernels (the oracle) on random data, at odd
+// sizes: 1, primes, sizes around vector widths, groups, dilations, padding, broadcasting.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "runtime/session.h"
+
+namespace pare {
+namespace {
+
+Tensor random_tensor(const Shape& s, std::mt19937& rng) {
+  Tensor t = Tensor::create(DataType::kFloat32, s).value();
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+struct OneNode {
+  std::string op;
+  std::vector<std::pair<std::string, ir::Attribute>> attrs;
+  std::vector<Tensor> runtime_inputs;   // fed at run time
+  std::vector<Tensor> constant_inputs;  // initializers, after the runtime ones
+};
+
+ir::Attribute ints(std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+ir::Attribute one_int(int64_t v) {
+  ir::Attribute a;
+  a.type = ir::AttrType::kInt;
+  a.i = v;
+  return a;
+}
+ir::Attribute one_float(float v) {
+  ir::Attribute a;
+  a.type = ir::AttrType::kFloat;
+  a.f = v;
+  return a;
+}
+
+// Runs the node with fast kernels and with reference kernels; returns (fast kernel name, max diff).
+std::pair<std::string, double> compare(const OneNode& spec) {
+  Tensor outs[2];
+  std::string kernel;
+  for (int ref = 0; ref < 2; ++ref) {
+    auto model = std::make_unique<ir::Model>();
+    model->opsets.push_back({"", 13});
+    ir::Graph& g = *model->graph;
+    std::vector<ir::Value*> ins;
+    std::vector<std::pair<std::string, RunValue>> feeds;
+    for (size_t i = 0; i < spec.runtime_inputs.size(); ++i) {
+      ir::Value* v = g.add_value("in" + std::to_string(i));
+      std::vector<ir::Dim> dims;
+      for (int64_t d : spec.runtime_inputs[i].shape()) dims.push_back(ir::Dim::of(d));
+      v->type() = ir::TypeInfo::tensor(DataType::kFloat32, dims);
+      g.add_input(v);
+      ins.push_back(v);
+      feeds.emplace_back(v->name(), RunValue(spec.runtime_inputs[i]));
+    }
+    for (size_t i = 0; i < spec.constant_inputs.size(); ++i) {
+      ins.push_back(g.add_initializer("c" + std::to_string(i), spec.constant_inputs[i]));
+    }
+    ir::Value* y = g.add_value("y");
+    ir::Node* n = g.add_node(spec.op, ins, {y}, "", "node");
+    for (const auto& [k, a] : spec.attrs) {
+      ir::Attribute copy;
+      copy.type = a.type;
+      copy.i = a.i;
+      copy.f = a.f;
+      copy.ints = a.ints;
+      n->attributes()[k] = std::move(copy);
+    }
+    g.outputs().push_back(y);
+    runtime::SessionOptions o;
+    o.reference_kernels = ref == 1;
+    auto s = runtime::Session::create(std::move(model), o);
+    if (!s.ok()) return {"error: " + s.status().to_string(), INFINITY};
+    if (ref == 0) kernel = (*s)->kernel_choices()[0].second;
+    auto r = (*s)->run(feeds);
+    if (!r.ok()) return {"error: " + r.status().to_string(), INFINITY};
+    outs[ref] = (*r)[0].tensor;
+  }
+  if (outs[0].shape() != outs[1].shape()) return {kernel + " shape mismatch", INFINITY};
+  double diff = 0;
+  for (int64_t i = 0; i < outs[0].numel(); ++i) diff = std::max(diff, std::abs(double(outs[0].data<float>()[i]) - outs[1].data<float>()[i]));
+  return {kernel, diff};
+}
+
+TEST(OnednnConv, MatchesReferenceOnOddShapes) {
+  std::mt19937 rng(1);
+  struct Case { Shape x, w; std::vector<int64_t> strides, pads, dil; int64_t group; bool bias; };
+  const Case cases[] = {
+      {{1, 1, 5, 5}, {1, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+      {{2, 3, 17, 13}, {8, 3, 3, 3}, {2, 2}, {1, 0, 2, 1}, {1, 1}, 1, true},
+      {{1, 16, 15, 15}, {16, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 16, false},  // depthwise
+      {{1, 8, 9, 9}, {12, 4, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 2, true},        // grouped, dilated
+      {{3, 5, 31}, {7, 5, 5}, {3}, {2, 2}, {1}, 1, true},                           // 1-D
+      {{1, 2, 5, 6, 7}, {4, 2, 3, 3, 3}, {1, 1, 1}, {1, 1, 1, 1, 1, 1}, {1, 1, 1}, 1, false},  // 3-D
+      {{1, 17, 1, 1}, {33, 17, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},      // 1x1, primes
+  };
+  for (const Case& c : cases) {
+    OneNode spec{"Conv", {{"strides", ints(c.strides)}, {"pads", ints(c.pads)}, {"dilations", ints(c.dil)}, {"group", one_int(c.group)}},
+                 {random_tensor(c.x, rng)}, {random_tensor(c.w, rng)}};
+    if (c.bias) spec.constant_inputs.push_back(random_tensor({c.w[0]}, rng));
+    auto [kernel, diff] = compare(spec);
+    EXPECT_EQ(kernel, "onednn") << shape_to_string(c.x);
+    EXPECT_LT(diff, 1e-4) << shape_to_string(c.x) << " " << kernel;
+  }
+}
+
+TEST(OnednnMatMul, MatchesReferenceIncludingBroadcastBatches) {
+  std::mt19937 rng(2);
+  const std::pair<Shape, Shape> cases[] = {{{1, 1}, {1, 1}}, {{7, 13}, {13, 5}}, {{2, 3, 17, 16}, {16, 33}},
+                                           {{4, 1, 5, 8}, {3, 8, 2}}, {{16, 64}, {64, 15}}};
+  for (const auto& [a, b] : cases) {
+    auto [kernel, diff] = compare({"MatMul", {}, {random_tensor(a, rng), random_tensor(b, rng)}, {}});
+    EXPECT_EQ(kernel, "onednn");
+    EXPECT_LT(diff, 1e-4) << shape_to_string(a) << " x " << shape_to_string(b) << " " << kernel;
+  }
+}
+
+TEST(OnednnGemm, MatchesReferenceWithTransposesAlphaBetaAndBias) {
+  std::mt19937 rng(3);
+  for (int ta = 0; ta < 2; ++ta) {
+    for (int tb = 0; tb < 2; ++tb) {
+      const int64_t m = 5, k = 7, n = 3;
+      Shape as = ta ? Shape{k, m} : Shape{m, k}, bs = tb ? Shape{n, k} : Shape{k, n};
+      OneNode spec{"Gemm",
+                   {{"transA", one_int(ta)}, {"transB", one_int(tb)}, {"alpha", one_float(0.5f)}, {"beta", one_float(2.0f)}},
+                   {random_tensor(as, rng)},
+                   {random_tensor(bs, rng), random_tensor({n}, rng)}};
+      auto [kernel, diff] = compare(spec);
+      EXPECT_EQ(kernel, "onednn");
+      EXPECT_LT(diff, 1e-4) << "transA " << ta << " transB " << tb << " " << kernel;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pare
