@@ -17,31 +17,24 @@ Tensor random_tensor(const Shape& s, std::mt19937& rng) {
   return t;
 }
 
+// Attribute values for the test node (ir::Attribute is move-only).
+struct AttrValue {
+  ir::AttrType type;
+  int64_t i = 0;
+  float f = 0;
+  std::vector<int64_t> ints;
+};
+
 struct OneNode {
   std::string op;
-  std::vector<std::pair<std::string, ir::Attribute>> attrs;
+  std::vector<std::pair<std::string, AttrValue>> attrs;
   std::vector<Tensor> runtime_inputs;   // fed at run time
   std::vector<Tensor> constant_inputs;  // initializers, after the runtime ones
 };
 
-ir::Attribute ints(std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-ir::Attribute one_int(int64_t v) {
-  ir::Attribute a;
-  a.type = ir::AttrType::kInt;
-  a.i = v;
-  return a;
-}
-ir::Attribute one_float(float v) {
-  ir::Attribute a;
-  a.type = ir::AttrType::kFloat;
-  a.f = v;
-  return a;
-}
+AttrValue ints(std::vector<int64_t> v) { return {ir::AttrType::kInts, 0, 0, std::move(v)}; }
+AttrValue one_int(int64_t v) { return {ir::AttrType::kInt, v, 0, {}}; }
+AttrValue one_float(float v) { return {ir::AttrType::kFloat, 0, v, {}}; }
 
 // Runs the node with fast kernels and with reference kernels; returns (fast kernel name, max diff).
 std::pair<std::string, double> compare(const OneNode& spec) {
