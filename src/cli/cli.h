@@ -22,6 +22,7 @@ struct InputSpec {
   bool random = false;
   std::vector<std::pair<std::string, Shape>> shapes;  // --shape NAME=d0,d1,...
   uint64_t seed = 0;
+  int64_t batch = 0;  // > 0: extent for a symbolic first dim of generated inputs
 };
 Result<std::vector<std::pair<std::string, RunValue>>> make_inputs(const runtime::Session& s, const InputSpec& spec);
 // Parses "NAME=d0,d1,..." into a (name, shape) pair.
@@ -35,5 +36,6 @@ void add_run(CLI::App& app, int& rc);
 void add_convert(CLI::App& app, int& rc);
 void add_eval(CLI::App& app, int& rc);
 void add_ops(CLI::App& app, int& rc);
+void add_bench(CLI::App& app, int& rc);
 
 }  // namespace pare::cli

@@ -66,7 +66,10 @@ Result<Tensor> random_tensor(const runtime::IoInfo& info, const InputSpec& spec,
   }
   if (!overridden) {
     if (!info.type.shape) return invalid_input("input '{}' has unknown rank: give --shape {}=...", info.name, info.name);
-    for (const auto& d : *info.type.shape) shape.push_back(d.known() ? d.value : 1);
+    for (size_t i = 0; i < info.type.shape->size(); ++i) {
+      const auto& d = (*info.type.shape)[i];
+      shape.push_back(d.known() ? d.value : (i == 0 && spec.batch > 0 ? spec.batch : 1));
+    }
   }
   PARE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(info.type.dtype, shape));
   std::uniform_real_distribution<float> u(0.0f, 1.0f);

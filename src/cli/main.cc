@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   pare::cli::add_convert(app, rc);
   pare::cli::add_eval(app, rc);
   pare::cli::add_ops(app, rc);
+  pare::cli::add_bench(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

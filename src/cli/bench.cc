@@ -1,0 +1,152 @@
+// pare bench MODEL — load time, latency percentiles, throughput, peak RSS and arena bytes.
+#include <sys/resource.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <map>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+
+namespace pare::cli {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app, int& rc) {
+  auto* cmd = app.add_subcommand("bench", "Measure load time, latency (min/p50/p90/p99), throughput and memory");
+  struct Opts {
+    std::string model;
+    InputSpec inputs;
+    std::vector<std::string> shape_specs;
+    int threads = 0, iters = 50, warmup = 5;
+    int64_t batch = 0;
+    bool json = false, profile = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("MODEL", o->model, "ONNX model file")->required();
+  cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)")->default_val(0);
+  cmd->add_option("-n,--iters", o->iters, "timed runs")->default_val(50)->check(CLI::PositiveNumber);
+  cmd->add_option("-w,--warmup", o->warmup, "untimed runs first")->default_val(5)->check(CLI::NonNegativeNumber);
+  cmd->add_option("-b,--batch", o->batch, "batch size for generated inputs (the first dim, when symbolic)");
+  cmd->add_option("-i,--input", o->inputs.files, "[NAME=]FILE (.npy/.pb); other inputs are generated");
+  cmd->add_option("--shape", o->shape_specs, "NAME=d0,d1,... shape of a generated input (symbolic dims default to 1)");
+  cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, peak_rss_bytes, arena_bytes");
+  cmd->add_flag("--profile", o->profile, "print the ops that take the most time");
+  cmd->callback([o, &rc] {
+    for (const auto& spec : o->shape_specs) {
+      auto sh = parse_shape_spec(spec);
+      if (!sh.ok()) {
+        rc = report(sh.status());
+        return;
+      }
+      o->inputs.shapes.push_back(*sh);
+    }
+    o->inputs.random = true;
+    o->inputs.batch = o->batch;
+    runtime::SessionOptions so;
+    so.num_threads = o->threads;
+    so.profile = o->profile;
+    const auto t_load = std::chrono::steady_clock::now();
+    auto s = runtime::Session::load(o->model, so);
+    if (!s.ok()) {
+      rc = report(s.status());
+      return;
+    }
+    auto feeds = make_inputs(**s, o->inputs);
+    if (!feeds.ok()) {
+      rc = report(feeds.status());
+      return;
+    }
+    // Load time is to the end of the first run (plans and prepacking happen by then).
+    auto first = (*s)->run(*feeds);
+    if (!first.ok()) {
+      rc = report(first.status());
+      return;
+    }
+    const double load_ms = ms_since(t_load);
+    ProgressBar bar("bench", !o->json);
+    for (int i = 0; i < o->warmup; ++i) {
+      auto r = (*s)->run(*feeds);
+      if (!r.ok()) {
+        rc = report(r.status());
+        return;
+      }
+    }
+    (*s)->clear_profile();
+    std::vector<double> lat;
+    const auto t_all = std::chrono::steady_clock::now();
+    for (int i = 0; i < o->iters; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto r = (*s)->run(*feeds);
+      lat.push_back(ms_since(t0));
+      if (!r.ok()) {
+        rc = report(r.status());
+        return;
+      }
+      bar.update(i + 1, o->iters);
+    }
+    bar.finish();
+    const double total_s = ms_since(t_all) / 1000;
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double p) { return lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]; };
+    int64_t batch = 1;
+    if (!feeds->empty() && (*feeds)[0].second.is_tensor() && (*feeds)[0].second.tensor.rank() > 0) {
+      batch = (*feeds)[0].second.tensor.dim(0);
+    }
+    const double throughput = total_s > 0 ? o->iters * batch / total_s : 0;
+    const int64_t arena = static_cast<int64_t>((*s)->memory().peak_bytes_in_use());
+    if (o->json) {
+      nlohmann::json j = {{"model", o->model},
+                          {"threads", o->threads},
+                          {"batch", batch},
+                          {"iters", o->iters},
+                          {"load_ms", load_ms},
+                          {"latency_ms", {{"min", lat.front()}, {"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
+                          {"throughput_per_s", throughput},
+                          {"peak_rss_bytes", peak_rss_bytes()},
+                          {"arena_bytes", arena}};
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << fmt::format("load        {:.1f} ms (to the end of the first run)\n", load_ms)
+                << fmt::format("latency     min {:.3f}  p50 {:.3f}  p90 {:.3f}  p99 {:.3f} ms ({} runs)\n", lat.front(),
+                               pct(0.5), pct(0.9), pct(0.99), o->iters)
+                << fmt::format("throughput  {:.1f} samples/s (batch {})\n", throughput, batch)
+                << fmt::format("memory      peak RSS {:.1f} MB, arena peak {:.1f} MB\n", peak_rss_bytes() / 1e6, arena / 1e6);
+    }
+    if (o->profile) {
+      std::map<std::string, std::pair<double, int64_t>> by_op;
+      double total = 0;
+      for (const auto& e : (*s)->profile()) {
+        auto& [us, n] = by_op[e.op + " [" + e.kernel + "]"];
+        us += e.duration_us;
+        ++n;
+        total += e.duration_us;
+      }
+      std::vector<std::pair<double, std::string>> top;
+      for (const auto& [k, v] : by_op) top.emplace_back(v.first, k);
+      std::sort(top.rbegin(), top.rend());
+      std::ostream& out = o->json ? std::cerr : std::cout;
+      out << "top ops by time (all timed runs):\n";
+      for (size_t i = 0; i < top.size() && i < 15; ++i) {
+        out << fmt::format("  {:<36} {:6.1f}%  {:.3f} ms/run\n", top[i].second, total > 0 ? 100 * top[i].first / total : 0,
+                           top[i].first / 1000 / o->iters);
+      }
+    }
+  });
+}
+
+}  // namespace pare::cli
