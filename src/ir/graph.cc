@@ -210,6 +210,24 @@ Status Graph::erase_node(Node* node) {
   return internal_error("{} is not in graph '{}'", node->describe(), name_);
 }
 
+Status Graph::erase_node_keep_outputs(Node* node) {
+  for (size_t i = 0; i < node->inputs_.size(); ++i) node->set_input(i, nullptr);
+  for (Value* out : node->outputs_) {
+    if (out != nullptr) {
+      out->producer_ = nullptr;
+      out->producer_output_ = -1;
+    }
+  }
+  node->outputs_.clear();
+  for (auto it = nodes_.begin(); it != nodes_.end(); ++it) {
+    if (it->get() == node) {
+      nodes_.erase(it);
+      return ok_status();
+    }
+  }
+  return internal_error("{} is not in graph '{}'", node->describe(), name_);
+}
+
 void Graph::replace_all_uses(Value* from, Value* to) {
   std::vector<Use> uses = from->uses_;
   for (const Use& u : uses) u.node->set_input(static_cast<size_t>(u.input_index), to);

@@ -189,6 +189,9 @@ class Graph {
                  const std::string& name = "");
   // Erases a node whose outputs are unused; its inputs' use lists are updated.
   Status erase_node(Node* node);
+  // Erases a node but keeps its output Values (with their uses), now without a producer —
+  // for a pass that is about to give them another definition (an initializer).
+  Status erase_node_keep_outputs(Node* node);
   const std::list<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   size_t num_nodes() const { return nodes_.size(); }
   // Points every use of `from` (in this graph and its subgraphs, and graph outputs) at `to`.

@@ -17,8 +17,14 @@ struct Pass {
 };
 
 // Passes that make a model executable (always run, whatever the optimization level):
-// lowering of ops defined in terms of others (Gradient).
+// lowering of ops defined in terms of others (Gradient), then static shape inference.
 const std::vector<Pass>& lowering_pipeline();
+
+// Optimization levels (pare --opt-level): 0 none; 1 clean-ups that every model benefits from
+// (Identity/Dropout removal, constant folding, CSE, dead code); 2 (default) adds algebraic
+// fusions into standard ONNX ops (Conv+BatchNormalization, MatMul+Add → Gemm).
+inline constexpr int kDefaultOptLevel = 2;
+std::vector<Pass> optimization_pipeline(int level);
 
 // Runs `passes` in order, verifying the graph after each; errors name the pass.
 Status run_passes(ir::Model& model, const std::vector<Pass>& passes);
@@ -28,5 +34,11 @@ Result<bool> lower_gradient(ir::Model& model);
 // Annotates every Value with its static type and shape where they can be known (never fails
 // a model; see infer_shapes.cc).
 Result<bool> infer_shapes(ir::Model& model);
+Result<bool> eliminate_identity(ir::Model& model);
+Result<bool> eliminate_dead_code(ir::Model& model);
+Result<bool> eliminate_common_subexpressions(ir::Model& model);
+Result<bool> fold_constants(ir::Model& model);
+Result<bool> fuse_conv_batchnorm(ir::Model& model);
+Result<bool> fuse_matmul_add(ir::Model& model);
 
 }  // namespace pare::passes

@@ -10,6 +10,24 @@ const std::vector<Pass>& lowering_pipeline() {
   return kPasses;
 }
 
+std::vector<Pass> optimization_pipeline(int level) {
+  std::vector<Pass> p;
+  if (level >= 1) {
+    p.push_back({"eliminate_identity", eliminate_identity});
+    p.push_back({"fold_constants", fold_constants});
+    p.push_back({"eliminate_common_subexpressions", eliminate_common_subexpressions});
+  }
+  if (level >= 2) {
+    p.push_back({"fuse_conv_batchnorm", fuse_conv_batchnorm});
+    p.push_back({"fuse_matmul_add", fuse_matmul_add});
+  }
+  if (level >= 1) {
+    p.push_back({"eliminate_dead_code", eliminate_dead_code});
+    p.push_back({"infer_shapes", infer_shapes});  // annotate what the rewrites created
+  }
+  return p;
+}
+
 Status run_passes(ir::Model& model, const std::vector<Pass>& passes) {
   for (const Pass& p : passes) {
     auto changed = p.run(model);

@@ -95,6 +95,7 @@ Result<std::unique_ptr<Session>> Session::create(std::unique_ptr<ir::Model> mode
   s->options_ = options;
   if (options.num_threads > 0) omp_set_num_threads(options.num_threads);
   PARE_RETURN_IF_ERROR(passes::run_passes(*s->model_, passes::lowering_pipeline()));
+  PARE_RETURN_IF_ERROR(passes::run_passes(*s->model_, passes::optimization_pipeline(options.opt_level)));
   const ir::Graph& g = *s->model_->graph;
   for (const ir::Value* v : g.inputs()) s->inputs_.push_back({v->name(), v->type()});
   for (const ir::Value* v : g.outputs()) s->outputs_.push_back({v->name(), v->type()});
