@@ -32,6 +32,7 @@ void add_bench(CLI::App& app, int& rc) {
     std::string model;
     InputSpec inputs;
     std::vector<std::string> shape_specs;
+    int opt_level = 2;
     int threads = 0, iters = 50, warmup = 5;
     int64_t batch = 0;
     bool json = false, profile = false;
@@ -39,6 +40,7 @@ void add_bench(CLI::App& app, int& rc) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("MODEL", o->model, "ONNX model file")->required();
   cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)")->default_val(0);
+  add_opt_level_option(cmd, o->opt_level);
   cmd->add_option("-n,--iters", o->iters, "timed runs")->default_val(50)->check(CLI::PositiveNumber);
   cmd->add_option("-w,--warmup", o->warmup, "untimed runs first")->default_val(5)->check(CLI::NonNegativeNumber);
   cmd->add_option("-b,--batch", o->batch, "batch size for generated inputs (the first dim, when symbolic)");
@@ -59,6 +61,7 @@ void add_bench(CLI::App& app, int& rc) {
     o->inputs.batch = o->batch;
     runtime::SessionOptions so;
     so.num_threads = o->threads;
+    so.opt_level = o->opt_level;
     so.profile = o->profile;
     const auto t_load = std::chrono::steady_clock::now();
     auto s = runtime::Session::load(o->model, so);

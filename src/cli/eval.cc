@@ -15,6 +15,7 @@ void add_eval(CLI::App& app, int& rc) {
     std::string model, data;
     eval::DatasetOptions ds;
     int64_t batch = 64;
+    int opt_level = 2;
     int threads = 0;
     bool json = false;
   };
@@ -31,6 +32,7 @@ void add_eval(CLI::App& app, int& rc) {
   cmd->add_option("--limit", o->ds.limit, "evaluate only the first N samples (0: all)")->default_val(0);
   cmd->add_option("-b,--batch", o->batch, "batch size (a model with a fixed batch dimension uses its own)")->default_val(64);
   cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)")->default_val(0);
+  add_opt_level_option(cmd, o->opt_level);
   cmd->add_flag("--json", o->json, "print one JSON object: accuracy, count, images_per_s, latency_ms");
   cmd->callback([o, &rc] {
     auto data = eval::load_dataset(o->data, o->ds);
@@ -40,6 +42,7 @@ void add_eval(CLI::App& app, int& rc) {
     }
     runtime::SessionOptions so;
     so.num_threads = o->threads;
+    so.opt_level = o->opt_level;
     auto s = runtime::Session::load(o->model, so);
     if (!s.ok()) {
       rc = report(s.status());

@@ -16,6 +16,12 @@ int report(const Status& st) {
   }
 }
 
+void add_opt_level_option(CLI::App* cmd, int& level) {
+  cmd->add_option("-O,--opt-level", level, "graph optimizations: 0 none, 1 clean-ups, 2 fusions (default)")
+      ->default_val(2)
+      ->check(CLI::Range(0, 2));
+}
+
 }  // namespace pare::cli
 
 int main(int argc, char** argv) {
@@ -31,6 +37,7 @@ int main(int argc, char** argv) {
   pare::cli::add_eval(app, rc);
   pare::cli::add_ops(app, rc);
   pare::cli::add_bench(app, rc);
+  pare::cli::add_optimize(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

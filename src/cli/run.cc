@@ -14,6 +14,7 @@ void add_run(CLI::App& app, int& rc) {
     std::string model, out_dir = ".", profile;
     InputSpec inputs;
     std::vector<std::string> shape_specs;
+    int opt_level = 2;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -25,6 +26,7 @@ void add_run(CLI::App& app, int& rc) {
   cmd->add_option("--seed", o->inputs.seed, "seed for --random")->default_val(0);
   cmd->add_option("-d,--output-dir", o->out_dir, "folder for <output name>.npy files")->default_val(".");
   cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)")->default_val(0);
+  add_opt_level_option(cmd, o->opt_level);
   cmd->add_option("--profile", o->profile, "write a per-node Chrome trace JSON to this file");
   cmd->callback([o, &rc] {
     for (const auto& spec : o->shape_specs) {
@@ -37,6 +39,7 @@ void add_run(CLI::App& app, int& rc) {
     }
     runtime::SessionOptions so;
     so.num_threads = o->threads;
+    so.opt_level = o->opt_level;
     so.profile = !o->profile.empty();
     auto s = runtime::Session::load(o->model, so);
     if (!s.ok()) {

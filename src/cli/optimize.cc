@@ -1,0 +1,49 @@
+// pare optimize MODEL -o OUT [--opt-level N] — saves the optimized graph as ONNX. Every pass
+// at levels ≤ 2 rewrites into standard ONNX ops, so the result runs in any ONNX runtime;
+// pare's internal ops (domain com.pare, e.g. from Gradient lowering) are refused on save.
+#include <iostream>
+
+#include "cli/cli.h"
+#include "onnx/onnx.h"
+#include "passes/pass.h"
+
+namespace pare::cli {
+
+void add_optimize(CLI::App& app, int& rc) {
+  auto* cmd = app.add_subcommand("optimize", "Apply graph optimizations and save the result as ONNX");
+  struct Opts {
+    std::string in, out;
+    int level = passes::kDefaultOptLevel;
+    bool external = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("MODEL", o->in, "input ONNX model")->required();
+  cmd->add_option("-o,--output", o->out, "output ONNX file")->required();
+  cmd->add_option("-O,--opt-level", o->level, "0 none, 1 clean-ups (identity, constants, CSE, dead code), 2 fusions")
+      ->default_val(passes::kDefaultOptLevel)
+      ->check(CLI::Range(0, 2));
+  cmd->add_flag("--external-data", o->external, "store initializers in OUT.data");
+  cmd->callback([o, &rc] {
+    auto m = onnx::load_model(o->in);
+    if (!m.ok()) {
+      rc = report(m.status());
+      return;
+    }
+    const size_t before = (*m)->graph->num_nodes();
+    Status st = passes::run_passes(**m, passes::lowering_pipeline());
+    if (st.ok()) st = passes::run_passes(**m, passes::optimization_pipeline(o->level));
+    for (const auto& op : (*m)->opsets) {
+      if (st.ok() && op.domain == "com.pare") {
+        st = unsupported("the optimized graph uses pare's internal ops (com.pare), which other runtimes lack");
+      }
+    }
+    if (st.ok()) st = onnx::save_model(**m, o->out, {o->external, 1024});
+    if (!st.ok()) {
+      rc = report(st);
+      return;
+    }
+    std::cout << fmt::format("{}: {} nodes -> {} nodes, wrote {}\n", o->in, before, (*m)->graph->num_nodes(), o->out);
+  });
+}
+
+}  // namespace pare::cli
