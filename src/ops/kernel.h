@@ -90,6 +90,11 @@ class KernelContext {
 
   Result<std::vector<RunValue>> run_subgraph(const ir::Graph& graph, std::vector<RunValue> inputs);
 
+  // The same context with other inputs (a kernel adapting its inputs, e.g. legacy broadcast).
+  KernelContext with_inputs(std::vector<const RunValue*> inputs) const {
+    return KernelContext(node_, std::move(inputs), outputs_, subgraphs_, num_threads_, allocator_);
+  }
+
   // An error that names this node: ctx.error("input 1 must be rank 2, got {}", r).
   template <typename... Args>
   Status error(fmt::format_string<Args...> f, Args&&... args) const {

@@ -3,6 +3,7 @@
 #include "core/dispatch.h"
 #include "ops/common/broadcast.h"
 #include "ops/kernel.h"
+#include "ops/lead/legacy_broadcast.h"
 
 namespace pare::ops {
 namespace {
@@ -36,6 +37,9 @@ Status run_add(KernelContext& ctx) {
 
 }  // namespace
 
-void register_Add(KernelRegistry& r) { add_fn<run_add>(r, "Add"); }
+void register_Add(KernelRegistry& r) {
+  add_fn<run_add>(r, "Add", 7);
+  add_fn<run_legacy_broadcast<run_add>>(r, "Add", 1, 6);
+}
 
 }  // namespace pare::ops

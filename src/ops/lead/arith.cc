@@ -7,6 +7,7 @@
 #include "core/dispatch.h"
 #include "ops/common/broadcast.h"
 #include "ops/kernel.h"
+#include "ops/lead/legacy_broadcast.h"
 
 namespace pare::ops {
 namespace {
@@ -112,10 +113,22 @@ class Clip final : public Kernel {
 
 }  // namespace
 
-void register_Sub(KernelRegistry& r) { add_fn<run_arith<Arith::kSub>>(r, "Sub", 7); }
-void register_Mul(KernelRegistry& r) { add_fn<run_arith<Arith::kMul>>(r, "Mul", 7); }
-void register_Div(KernelRegistry& r) { add_fn<run_arith<Arith::kDiv>>(r, "Div", 7); }
-void register_Pow(KernelRegistry& r) { add_fn<run_arith<Arith::kPow>>(r, "Pow", 7); }
+void register_Sub(KernelRegistry& r) {
+  add_fn<run_arith<Arith::kSub>>(r, "Sub", 7);
+  add_fn<run_legacy_broadcast<run_arith<Arith::kSub>>>(r, "Sub", 1, 6);
+}
+void register_Mul(KernelRegistry& r) {
+  add_fn<run_arith<Arith::kMul>>(r, "Mul", 7);
+  add_fn<run_legacy_broadcast<run_arith<Arith::kMul>>>(r, "Mul", 1, 6);
+}
+void register_Div(KernelRegistry& r) {
+  add_fn<run_arith<Arith::kDiv>>(r, "Div", 7);
+  add_fn<run_legacy_broadcast<run_arith<Arith::kDiv>>>(r, "Div", 1, 6);
+}
+void register_Pow(KernelRegistry& r) {
+  add_fn<run_arith<Arith::kPow>>(r, "Pow", 7);
+  add_fn<run_legacy_broadcast<run_arith<Arith::kPow>>>(r, "Pow", 1, 6);
+}
 void register_Sqrt(KernelRegistry& r) { add_fn<run_sqrt>(r, "Sqrt"); }
 void register_Clip(KernelRegistry& r) { r.add({"Clip", "", 6, kMaxOpset, &make_kernel<Clip>}); }
 

@@ -8,6 +8,7 @@
 #include "core/dispatch.h"
 #include "ops/common/broadcast.h"
 #include "ops/kernel.h"
+#include "ops/lead/legacy_broadcast.h"
 
 namespace pare::ops {
 namespace {
@@ -155,6 +156,19 @@ Status run_binary(KernelContext& ctx, Bin op) {
 }
 
 Status run_prelu(KernelContext& ctx) { return run_binary(ctx, Bin::kPRelu); }
+
+// PRelu before opset 7: a 1-D slope of x's channel count applies per channel (dim 1).
+Status run_prelu_legacy(KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  const Tensor* s = ctx.input(1);
+  if (!x || !s || s->rank() != 1 || x->rank() < 2 || s->dim(0) != x->dim(1) || s->dim(0) == 1) return run_prelu(ctx);
+  Shape shape(static_cast<size_t>(x->rank() - 1), 1);
+  shape[0] = s->dim(0);
+  PARE_ASSIGN_OR_RETURN(Tensor view, s->reshaped(shape));
+  RunValue sv(view);
+  KernelContext adapted = ctx.with_inputs({&ctx.input_value(0), &sv});
+  return run_prelu(adapted);
+}
 Status run_mod(KernelContext& ctx) {
   const bool fmod = ctx.node().attr_int("fmod", 0) != 0;
   if (!fmod && ctx.input(0) && dtype_is_float(ctx.input(0)->dtype())) return ctx.error("fmod must be 1 for floating-point inputs");
@@ -205,24 +219,33 @@ Status run_variadic(KernelContext& ctx) {
 
 }  // namespace
 
-void register_Equal(KernelRegistry& r) { add_fn<run_compare<Cmp::kEq>>(r, "Equal", 7); }
-void register_Greater(KernelRegistry& r) { add_fn<run_compare<Cmp::kGt>>(r, "Greater", 7); }
+void register_Equal(KernelRegistry& r) { add_fn<run_compare<Cmp::kEq>>(r, "Equal", 7);
+  add_fn<run_legacy_broadcast<run_compare<Cmp::kEq>>>(r, "Equal", 1, 6); }
+void register_Greater(KernelRegistry& r) { add_fn<run_compare<Cmp::kGt>>(r, "Greater", 7);
+  add_fn<run_legacy_broadcast<run_compare<Cmp::kGt>>>(r, "Greater", 1, 6); }
 void register_GreaterOrEqual(KernelRegistry& r) { add_fn<run_compare<Cmp::kGe>>(r, "GreaterOrEqual", 12); }
-void register_Less(KernelRegistry& r) { add_fn<run_compare<Cmp::kLt>>(r, "Less", 7); }
+void register_Less(KernelRegistry& r) { add_fn<run_compare<Cmp::kLt>>(r, "Less", 7);
+  add_fn<run_legacy_broadcast<run_compare<Cmp::kLt>>>(r, "Less", 1, 6); }
 void register_LessOrEqual(KernelRegistry& r) { add_fn<run_compare<Cmp::kLe>>(r, "LessOrEqual", 12); }
-void register_And(KernelRegistry& r) { add_fn<run_logic<Logic::kAnd>>(r, "And", 7); }
-void register_Or(KernelRegistry& r) { add_fn<run_logic<Logic::kOr>>(r, "Or", 7); }
-void register_Xor(KernelRegistry& r) { add_fn<run_logic<Logic::kXor>>(r, "Xor", 7); }
+void register_And(KernelRegistry& r) { add_fn<run_logic<Logic::kAnd>>(r, "And", 7);
+  add_fn<run_legacy_broadcast<run_logic<Logic::kAnd>>>(r, "And", 1, 6); }
+void register_Or(KernelRegistry& r) { add_fn<run_logic<Logic::kOr>>(r, "Or", 7);
+  add_fn<run_legacy_broadcast<run_logic<Logic::kOr>>>(r, "Or", 1, 6); }
+void register_Xor(KernelRegistry& r) { add_fn<run_logic<Logic::kXor>>(r, "Xor", 7);
+  add_fn<run_legacy_broadcast<run_logic<Logic::kXor>>>(r, "Xor", 1, 6); }
 void register_Not(KernelRegistry& r) { add_fn<run_not>(r, "Not"); }
 void register_IsNaN(KernelRegistry& r) { add_fn<run_is<false>>(r, "IsNaN"); }
 void register_IsInf(KernelRegistry& r) { add_fn<run_is<true>>(r, "IsInf"); }
 void register_Where(KernelRegistry& r) { add_fn<run_where>(r, "Where"); }
-void register_PRelu(KernelRegistry& r) { add_fn<run_prelu>(r, "PRelu", 7); }
+void register_PRelu(KernelRegistry& r) {
+  add_fn<run_prelu>(r, "PRelu", 7);
+  add_fn<run_prelu_legacy>(r, "PRelu", 1, 6);
+}
 void register_Mod(KernelRegistry& r) { add_fn<run_mod>(r, "Mod"); }
 void register_BitShift(KernelRegistry& r) { add_fn<run_bitshift>(r, "BitShift"); }
-void register_Max(KernelRegistry& r) { add_fn<run_variadic<Var::kMax>>(r, "Max", 8); }
-void register_Min(KernelRegistry& r) { add_fn<run_variadic<Var::kMin>>(r, "Min", 8); }
-void register_Mean(KernelRegistry& r) { add_fn<run_variadic<Var::kMean>>(r, "Mean", 8); }
-void register_Sum(KernelRegistry& r) { add_fn<run_variadic<Var::kSum>>(r, "Sum", 8); }
+void register_Max(KernelRegistry& r) { add_fn<run_variadic<Var::kMax>>(r, "Max", 1); }
+void register_Min(KernelRegistry& r) { add_fn<run_variadic<Var::kMin>>(r, "Min", 1); }
+void register_Mean(KernelRegistry& r) { add_fn<run_variadic<Var::kMean>>(r, "Mean", 1); }
+void register_Sum(KernelRegistry& r) { add_fn<run_variadic<Var::kSum>>(r, "Sum", 1); }
 
 }  // namespace pare::ops
