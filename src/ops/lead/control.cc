@@ -18,9 +18,37 @@ const ir::Graph* graph_attr(const ir::Node& n, const char* name) {
   return a && a->type == ir::AttrType::kGraph ? a->g.get() : nullptr;
 }
 
-// Stacks equally shaped tensors along a new axis `axis` (0 ≤ axis ≤ rank).
-Result<Tensor> stack(const std::vector<Tensor>& items, int64_t axis, const std::string& what) {
-  if (items.empty()) return Tensor::create(DataType::kFloat32, {0});
+// Copies `count` elements (any dtype, strings included) from src at element `from` to dst at `to`.
+void copy_block(Tensor& dst, int64_t to, const Tensor& src, int64_t from, int64_t count) {
+  if (src.dtype() == DataType::kString) {
+    std::copy_n(src.data<std::string>() + from, count, dst.data<std::string>() + to);
+    return;
+  }
+  const size_t es = dtype_size(src.dtype());
+  std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es, static_cast<const uint8_t*>(src.raw_data()) + from * es,
+              count * es);
+}
+
+// The output when no iteration ran: [0] + the body output's static shape (unknown extents 0),
+// of its declared dtype.
+Result<Tensor> empty_stack(const ir::Value& body_out, int64_t axis, const std::string& what) {
+  const ir::TypeInfo& t = body_out.type();
+  if (t.kind != ir::TypeInfo::Kind::kTensor || t.dtype == DataType::kUndefined) {
+    return invalid_input("{}: no iteration ran and body output '{}' has no static tensor type", what, body_out.name());
+  }
+  Shape s;
+  if (t.shape) {
+    for (const ir::Dim& d : *t.shape) s.push_back(d.known() ? d.value : 0);
+  }
+  if (axis < 0 || axis > static_cast<int64_t>(s.size())) return invalid_input("{}: axis {} out of range", what, axis);
+  s.insert(s.begin() + axis, 0);
+  return Tensor::create(t.dtype, s);
+}
+
+// Stacks equally shaped tensors along a new axis `axis` (0 ≤ axis ≤ rank); `body_out` types
+// the result when there are no items.
+Result<Tensor> stack(const std::vector<Tensor>& items, int64_t axis, const ir::Value& body_out, const std::string& what) {
+  if (items.empty()) return empty_stack(body_out, axis, what);
   const Tensor& f = items[0];
   for (const Tensor& t : items) {
     if (t.shape() != f.shape() || t.dtype() != f.dtype()) {
@@ -34,16 +62,8 @@ Result<Tensor> stack(const std::vector<Tensor>& items, int64_t axis, const std::
   int64_t outer = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= f.dim(i);
   const int64_t inner = outer ? f.numel() / outer : 0, n = static_cast<int64_t>(items.size());
-  const size_t es = dtype_size(f.dtype());
   for (int64_t k = 0; k < n; ++k) {
-    for (int64_t o = 0; o < outer; ++o) {
-      if (f.dtype() == DataType::kString) {
-        for (int64_t j = 0; j < inner; ++j) out.data<std::string>()[(o * n + k) * inner + j] = items[k].data<std::string>()[o * inner + j];
-      } else {
-        std::memcpy(static_cast<uint8_t*>(out.raw_data()) + (o * n + k) * inner * es,
-                    static_cast<const uint8_t*>(items[k].raw_data()) + o * inner * es, inner * es);
-      }
-    }
+    for (int64_t o = 0; o < outer; ++o) copy_block(out, (o * n + k) * inner, items[k], o * inner, inner);
   }
   return out;
 }
@@ -63,10 +83,20 @@ Status run_loop(KernelContext& ctx) {
   const ir::Graph* body = graph_attr(ctx.node(), "body");
   if (!body) return ctx.error("missing body");
   int64_t max_trip = INT64_MAX;
-  if (const Tensor* m = ctx.input(0)) max_trip = m->int_at(0);
+  if (const Tensor* m = ctx.input(0)) {
+    if (m->numel() != 1 || !dtype_is_integer(m->dtype())) return ctx.error("M must be a single integer, got {}", m->type_string());
+    max_trip = m->int_at(0);
+  }
   bool cond = true;
-  if (const Tensor* c = ctx.input(1)) cond = c->dtype() == DataType::kBool ? c->data<bool>()[0] : c->int_at(0) != 0;
+  if (const Tensor* c = ctx.input(1)) {
+    if (c->numel() != 1) return ctx.error("cond must be a single bool, got {}", c->type_string());
+    cond = c->dtype() == DataType::kBool ? c->data<bool>()[0] : c->int_at(0) != 0;
+  }
   const size_t n_carried = ctx.num_inputs() >= 2 ? ctx.num_inputs() - 2 : 0;
+  if (ctx.num_outputs() < n_carried) return ctx.error("{} outputs for {} loop-carried values", ctx.num_outputs(), n_carried);
+  if (body->outputs().size() != 1 + ctx.num_outputs()) {
+    return ctx.error("body has {} outputs, expected 1 + {}", body->outputs().size(), ctx.num_outputs());
+  }
   std::vector<RunValue> carried;
   for (size_t i = 0; i < n_carried; ++i) carried.push_back(ctx.input_value(i + 2));
   const size_t n_scan = ctx.num_outputs() - n_carried;
@@ -89,7 +119,7 @@ Status run_loop(KernelContext& ctx) {
   }
   for (size_t i = 0; i < n_carried; ++i) ctx.set_output(i, std::move(carried[i]));
   for (size_t i = 0; i < n_scan; ++i) {
-    PARE_ASSIGN_OR_RETURN(Tensor t, stack(scans[i], 0, ctx.node().describe()));
+    PARE_ASSIGN_OR_RETURN(Tensor t, stack(scans[i], 0, *body->outputs()[1 + n_carried + i], ctx.node().describe()));
     ctx.set_output(n_carried + i, RunValue(std::move(t)));
   }
   return ok_status();
@@ -104,10 +134,7 @@ Result<Tensor> take(const Tensor& x, int64_t axis, int64_t k) {
   for (int64_t i = 0; i < axis; ++i) outer *= x.dim(i);
   for (int64_t i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
   const int64_t n = x.dim(axis);
-  const size_t es = dtype_size(x.dtype());
-  for (int64_t o = 0; o < outer; ++o) {
-    std::memcpy(static_cast<uint8_t*>(out.raw_data()) + o * inner * es, static_cast<const uint8_t*>(x.raw_data()) + (o * n + k) * inner * es, inner * es);
-  }
+  for (int64_t o = 0; o < outer; ++o) copy_block(out, o * inner, x, (o * n + k) * inner, inner);
   return out;
 }
 
@@ -126,6 +153,15 @@ Status run_scan(KernelContext& ctx) {
   if (static_cast<int64_t>(in_axes.size()) != m || static_cast<int64_t>(in_dirs.size()) != m || n_scan_out < 0 ||
       static_cast<int64_t>(out_axes.size()) != n_scan_out || static_cast<int64_t>(out_dirs.size()) != n_scan_out) {
     return ctx.error("scan axes/directions do not match the inputs and outputs");
+  }
+  for (int64_t d : in_dirs) {
+    if (d != 0 && d != 1) return ctx.error("scan input direction {} must be 0 or 1", d);
+  }
+  for (int64_t d : out_dirs) {
+    if (d != 0 && d != 1) return ctx.error("scan output direction {} must be 0 or 1", d);
+  }
+  if (static_cast<int64_t>(body->outputs().size()) != n_state + n_scan_out) {
+    return ctx.error("body has {} outputs, expected {}", body->outputs().size(), n_state + n_scan_out);
   }
   std::vector<const Tensor*> xs;
   int64_t len = -1;
@@ -150,14 +186,19 @@ Status run_scan(KernelContext& ctx) {
     PARE_ASSIGN_OR_RETURN(auto r, ctx.run_subgraph(*body, std::move(ins)));
     if (static_cast<int64_t>(r.size()) != n_state + n_scan_out) return ctx.error("body returned {} values", r.size());
     for (int64_t i = 0; i < n_state; ++i) state[i] = r[i];
-    for (int64_t i = 0; i < n_scan_out; ++i) outs[i].push_back(r[n_state + i].tensor);
+    for (int64_t i = 0; i < n_scan_out; ++i) {
+      if (!r[n_state + i].is_tensor()) return ctx.error("scan output {} is not a tensor", i);
+      outs[i].push_back(r[n_state + i].tensor);
+    }
   }
   for (int64_t i = 0; i < n_state; ++i) ctx.set_output(static_cast<size_t>(i), state[i]);
   for (int64_t i = 0; i < n_scan_out; ++i) {
     if (out_dirs[i]) std::reverse(outs[i].begin(), outs[i].end());
-    const int64_t rank = outs[i].empty() ? 0 : outs[i][0].rank() + 1;
-    const int64_t a = out_axes[i] < 0 ? out_axes[i] + rank : out_axes[i];
-    PARE_ASSIGN_OR_RETURN(Tensor t, stack(outs[i], a, ctx.node().describe()));
+    const ir::Value& body_out = *body->outputs()[n_state + i];
+    const int64_t elem_rank = !outs[i].empty() ? outs[i][0].rank()
+                              : body_out.type().shape ? static_cast<int64_t>(body_out.type().shape->size()) : 0;
+    const int64_t a = out_axes[i] < 0 ? out_axes[i] + elem_rank + 1 : out_axes[i];
+    PARE_ASSIGN_OR_RETURN(Tensor t, stack(outs[i], a, body_out, ctx.node().describe()));
     ctx.set_output(static_cast<size_t>(n_state + i), RunValue(std::move(t)));
   }
   return ok_status();

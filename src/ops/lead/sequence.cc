@@ -3,12 +3,24 @@
 // scalar or 1-D, keepdims). Optional ops (15+): Optional, OptionalHasElement,
 // OptionalGetElement; an empty optional is a RunValue of kind none. Positions may be negative
 // (from the end) and are bounds-checked.
+#include <algorithm>
 #include <cstring>
 
 #include "ops/kernel.h"
 
 namespace pare::ops {
 namespace {
+
+// Copies `count` elements (any dtype, strings included) from src at element `from` to dst at `to`.
+void copy_block(Tensor& dst, int64_t to, const Tensor& src, int64_t from, int64_t count) {
+  if (src.dtype() == DataType::kString) {
+    std::copy_n(src.data<std::string>() + from, count, dst.data<std::string>() + to);
+    return;
+  }
+  const size_t es = dtype_size(src.dtype());
+  std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es, static_cast<const uint8_t*>(src.raw_data()) + from * es,
+              count * es);
+}
 
 Result<const RunValue*> sequence_input(KernelContext& ctx, size_t i) {
   const RunValue& v = ctx.input_value(i);
@@ -18,6 +30,9 @@ Result<const RunValue*> sequence_input(KernelContext& ctx, size_t i) {
 
 Result<int64_t> position(KernelContext& ctx, const Tensor* p, int64_t size, bool insert) {
   if (!p) return insert ? size : size - 1;
+  if (p->numel() != 1 || (p->dtype() != DataType::kInt32 && p->dtype() != DataType::kInt64)) {
+    return ctx.error("position must be a single int32/int64, got {}", p->type_string());
+  }
   const int64_t v = p->int_at(0);
   const int64_t hi = insert ? size : size - 1;
   if (v < -size || v > hi) return ctx.error("position {} out of range [{}, {}]", v, -size, hi);
@@ -46,6 +61,10 @@ Status run_sequence_insert(KernelContext& ctx) {
   PARE_ASSIGN_OR_RETURN(const RunValue* s, sequence_input(ctx, 0));
   PARE_ASSIGN_OR_RETURN(const Tensor* t, ctx.required_input(1));
   auto items = s->sequence;
+  const DataType seq_dt = !items.empty() ? items[0].dtype() : s->sequence_dtype;
+  if (seq_dt != DataType::kUndefined && t->dtype() != seq_dt) {
+    return ctx.error("cannot insert {} into a sequence of {}", t->type_string(), dtype_name(seq_dt));
+  }
   PARE_ASSIGN_OR_RETURN(int64_t pos, position(ctx, ctx.input(2), static_cast<int64_t>(items.size()), true));
   items.insert(items.begin() + pos, *t);
   ctx.set_output(0, RunValue::make_sequence(std::move(items), t->dtype()));
@@ -109,14 +128,10 @@ Status run_concat_from_sequence(KernelContext& ctx) {
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= ys[i];
   for (int64_t i = axis + 1; i < static_cast<int64_t>(ys.size()); ++i) inner *= ys[i];
-  const size_t es = dtype_size(f.dtype());
   int64_t off = 0;
   for (const Tensor& t : parts) {
     const int64_t n = t.dim(axis);
-    for (int64_t o = 0; o < outer; ++o) {
-      std::memcpy(static_cast<uint8_t*>(y->raw_data()) + (o * ys[axis] + off) * inner * es,
-                  static_cast<const uint8_t*>(t.raw_data()) + o * n * inner * es, n * inner * es);
-    }
+    for (int64_t o = 0; o < outer; ++o) copy_block(*y, (o * ys[axis] + off) * inner, t, o * n * inner, n * inner);
     off += n;
   }
   return ok_status();
@@ -151,17 +166,13 @@ Status run_split_to_sequence(KernelContext& ctx) {
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= x->dim(i);
   for (int64_t i = axis + 1; i < x->rank(); ++i) inner *= x->dim(i);
-  const size_t es = dtype_size(x->dtype());
   std::vector<Tensor> items;
   int64_t start = 0;
   for (int64_t p : parts) {
     Shape s = x->shape();
     s[axis] = p;
     PARE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(x->dtype(), s));
-    for (int64_t o = 0; o < outer; ++o) {
-      std::memcpy(static_cast<uint8_t*>(t.raw_data()) + o * p * inner * es,
-                  static_cast<const uint8_t*>(x->raw_data()) + (o * n + start) * inner * es, p * inner * es);
-    }
+    for (int64_t o = 0; o < outer; ++o) copy_block(t, o * p * inner, *x, (o * n + start) * inner, p * inner);
     if (squeeze) {
       s.erase(s.begin() + axis);
       PARE_ASSIGN_OR_RETURN(t, t.reshaped(s));
