@@ -2,7 +2,20 @@
 
 #include "core/dispatch.h"
 
+#include <algorithm>
+
 namespace pare {
+
+void copy_elements(const Tensor& src, int64_t from, Tensor& dst, int64_t to, int64_t count) {
+  if (count <= 0) return;
+  if (src.dtype() == DataType::kString) {
+    std::copy_n(src.data<std::string>() + from, count, dst.data<std::string>() + to);
+    return;
+  }
+  const size_t es = dtype_size(src.dtype());
+  std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es,
+              static_cast<const uint8_t*>(src.raw_data()) + from * es, static_cast<size_t>(count) * es);
+}
 
 Result<Tensor> Tensor::create(DataType dtype, Shape shape, Allocator* allocator) {
   if (dtype == DataType::kUndefined) return invalid_input("cannot create a tensor of undefined type");

@@ -75,6 +75,10 @@ class Tensor {
   size_t offset_ = 0;
 };
 
+// Copies `count` elements of any dtype (strings included, not packed int4) from src at element
+// `from` to dst at element `to`. The caller has checked dtypes and bounds.
+void copy_elements(const Tensor& src, int64_t from, Tensor& dst, int64_t to, int64_t count = 1);
+
 template <typename T>
 Tensor Tensor::from_vector(const Shape& shape, const std::vector<T>& values) {
   Tensor t = create(dtype_of<T>(), shape).value();

@@ -18,16 +18,6 @@ const ir::Graph* graph_attr(const ir::Node& n, const char* name) {
   return a && a->type == ir::AttrType::kGraph ? a->g.get() : nullptr;
 }
 
-// Copies `count` elements (any dtype, strings included) from src at element `from` to dst at `to`.
-void copy_block(Tensor& dst, int64_t to, const Tensor& src, int64_t from, int64_t count) {
-  if (src.dtype() == DataType::kString) {
-    std::copy_n(src.data<std::string>() + from, count, dst.data<std::string>() + to);
-    return;
-  }
-  const size_t es = dtype_size(src.dtype());
-  std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es, static_cast<const uint8_t*>(src.raw_data()) + from * es,
-              count * es);
-}
 
 // The output when no iteration ran: [0] + the body output's static shape (unknown extents 0),
 // of its declared dtype.
@@ -63,7 +53,7 @@ Result<Tensor> stack(const std::vector<Tensor>& items, int64_t axis, const ir::V
   for (int64_t i = 0; i < axis; ++i) outer *= f.dim(i);
   const int64_t inner = outer ? f.numel() / outer : 0, n = static_cast<int64_t>(items.size());
   for (int64_t k = 0; k < n; ++k) {
-    for (int64_t o = 0; o < outer; ++o) copy_block(out, (o * n + k) * inner, items[k], o * inner, inner);
+    for (int64_t o = 0; o < outer; ++o) copy_elements(items[k], o * inner, out, (o * n + k) * inner, inner);
   }
   return out;
 }
@@ -134,7 +124,7 @@ Result<Tensor> take(const Tensor& x, int64_t axis, int64_t k) {
   for (int64_t i = 0; i < axis; ++i) outer *= x.dim(i);
   for (int64_t i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
   const int64_t n = x.dim(axis);
-  for (int64_t o = 0; o < outer; ++o) copy_block(out, o * inner, x, (o * n + k) * inner, inner);
+  for (int64_t o = 0; o < outer; ++o) copy_elements(x, (o * n + k) * inner, out, o * inner, inner);
   return out;
 }
 

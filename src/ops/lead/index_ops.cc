@@ -16,14 +16,6 @@ Result<int64_t> norm_axis(KernelContext& ctx, int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
-void copy_element(const Tensor& src, int64_t from, Tensor& dst, int64_t to) {
-  if (src.dtype() == DataType::kString) {
-    dst.data<std::string>()[to] = src.data<std::string>()[from];
-    return;
-  }
-  const size_t es = dtype_size(src.dtype());
-  std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es, static_cast<const uint8_t*>(src.raw_data()) + from * es, es);
-}
 
 // Unravels flat index i of `shape` into coords.
 void unravel(int64_t i, const Shape& shape, std::vector<int64_t>& c) {
@@ -52,7 +44,7 @@ Status run_gather_elements(KernelContext& ctx) {
       if (c[d] >= x->dim(d)) return ctx.error("indices shape {} exceeds data {}", shape_to_string(idx->shape()), x->type_string());
       off += c[d] * xs[d];
     }
-    copy_element(*x, off, *y, i);
+    copy_elements(*x, off, *y, i);
   }
   return ok_status();
 }
@@ -60,7 +52,7 @@ Status run_gather_elements(KernelContext& ctx) {
 // Applies `reduction` of upd element `from` onto y element `to`.
 Status combine(KernelContext& ctx, const std::string& reduction, const Tensor& upd, int64_t from, Tensor& y, int64_t to) {
   if (reduction == "none" || reduction.empty()) {
-    copy_element(upd, from, y, to);
+    copy_elements(upd, from, y, to);
     return ok_status();
   }
   bool ok = dispatch_numeric(y.dtype(), [&]<typename T>() {
@@ -86,7 +78,7 @@ Status run_scatter_elements(KernelContext& ctx) {
   PARE_ASSIGN_OR_RETURN(int64_t axis, norm_axis(ctx, ctx.node().attr_int("axis", 0), x->rank()));
   const std::string reduction = ctx.node().attr_string("reduction", "none");
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
-  for (int64_t i = 0; i < x->numel(); ++i) copy_element(*x, i, *y, i);
+  for (int64_t i = 0; i < x->numel(); ++i) copy_elements(*x, i, *y, i);
   const auto xs = shape_strides(x->shape());
   std::vector<int64_t> c(static_cast<size_t>(x->rank()));
   for (int64_t i = 0; i < idx->numel(); ++i) {
@@ -134,7 +126,7 @@ Status run_gather_nd(KernelContext& ctx) {
       if (v < -n || v >= n) return ctx.error("index {} out of range [{}, {})", v, -n, n);
       off += (v < 0 ? v + n : v) * xs[b + j];
     }
-    for (int64_t s = 0; s < slice; ++s) copy_element(*x, off + s, *y, t * slice + s);
+    for (int64_t s = 0; s < slice; ++s) copy_elements(*x, off + s, *y, t * slice + s);
   }
   return ok_status();
 }
@@ -148,7 +140,7 @@ Status run_scatter_nd(KernelContext& ctx) {
   if (k > x->rank()) return ctx.error("indices' last dim {} exceeds data rank {}", k, x->rank());
   const std::string reduction = ctx.node().attr_string("reduction", "none");
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
-  for (int64_t i = 0; i < x->numel(); ++i) copy_element(*x, i, *y, i);
+  for (int64_t i = 0; i < x->numel(); ++i) copy_elements(*x, i, *y, i);
   int64_t slice = 1;
   for (int64_t i = k; i < x->rank(); ++i) slice *= x->dim(i);
   const int64_t tuples = k ? idx->numel() / k : 0;
@@ -205,7 +197,7 @@ Status run_constant_of_shape(KernelContext& ctx) {
   Tensor value = v && v->t.defined() ? v->t : Tensor::from_vector<float>({1}, {0.0f});
   if (value.numel() != 1) return ctx.error("value must have one element");
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, value.dtype(), shape));
-  for (int64_t i = 0; i < y->numel(); ++i) copy_element(value, 0, *y, i);
+  for (int64_t i = 0; i < y->numel(); ++i) copy_elements(value, 0, *y, i);
   return ok_status();
 }
 
@@ -226,7 +218,7 @@ Status run_tile(KernelContext& ctx) {
     unravel(i, ys, c);
     int64_t off = 0;
     for (size_t d = 0; d < ys.size(); ++d) off += (c[d] % x->dim(static_cast<int64_t>(d))) * xs[d];
-    copy_element(*x, off, *y, i);
+    copy_elements(*x, off, *y, i);
   }
   return ok_status();
 }
@@ -262,7 +254,7 @@ class Split final : public Kernel {
       ys[axis] = parts[o];
       PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(static_cast<size_t>(o), x->dtype(), ys));
       for (int64_t a = 0; a < outer; ++a) {
-        for (int64_t j = 0; j < parts[o] * inner; ++j) copy_element(*x, (a * n + start) * inner + j, *y, a * parts[o] * inner + j);
+        for (int64_t j = 0; j < parts[o] * inner; ++j) copy_elements(*x, (a * n + start) * inner + j, *y, a * parts[o] * inner + j);
       }
       start += parts[o];
     }

@@ -25,7 +25,7 @@ class Loss final : public Kernel {
     const Tensor* w = ctx.input(2);
     if (reduction_ != "none" && reduction_ != "sum" && reduction_ != "mean") return ctx.error("reduction '{}'", reduction_);
     if (x->rank() < 2) return ctx.error("input {} must have rank ≥ 2", x->type_string());
-    const int64_t n = x->dim(0), c = x->dim(1), inner = n * c ? x->numel() / (n * c) : 0;
+    const int64_t n = x->dim(0), c = x->dim(1), inner = n * c != 0 ? x->numel() / (n * c) : 0;
     Shape ts{n};
     for (int64_t i = 2; i < x->rank(); ++i) ts.push_back(x->dim(i));
     if (t->shape() != ts) return ctx.error("target {} must have shape {}", t->type_string(), shape_to_string(ts));

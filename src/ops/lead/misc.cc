@@ -24,7 +24,7 @@ Status run_batch_norm(KernelContext& ctx) {
   }
   const double eps = ctx.node().attr_float("epsilon", 1e-5f);
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
-  const int64_t n = x->dim(0), inner = c * n ? x->numel() / (c * n) : 0;
+  const int64_t n = x->dim(0), inner = c * n != 0 ? x->numel() / (c * n) : 0;
   bool ok = dispatch_float(x->dtype(), [&]<typename T>() {
     const T* px = x->data<T>();
     T* py = y->data<T>();

@@ -130,7 +130,7 @@ Status run_lrn(KernelContext& ctx) {
   if (size < 1) return ctx.error("size must be ≥ 1");
   if (x->rank() < 3) return ctx.error("input must have rank ≥ 3");
   const double alpha = ctx.node().attr_float("alpha", 1e-4f), beta = ctx.node().attr_float("beta", 0.75f), bias = ctx.node().attr_float("bias", 1.0f);
-  const int64_t n = x->dim(0), c = x->dim(1), inner = n * c ? x->numel() / (n * c) : 0;
+  const int64_t n = x->dim(0), c = x->dim(1), inner = n * c != 0 ? x->numel() / (n * c) : 0;
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
   const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
   bool ok = dispatch_float(x->dtype(), [&]<typename T>() {
@@ -193,7 +193,7 @@ Status run_trilu(KernelContext& ctx) {
   const int64_t k = ctx.input(1) ? ctx.input(1)->int_at(0) : 0;
   const bool upper = ctx.node().attr_int("upper", 1) != 0;
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
-  const int64_t rows = x->dim(-2), cols = x->dim(-1), mats = rows * cols ? x->numel() / (rows * cols) : 0;
+  const int64_t rows = x->dim(-2), cols = x->dim(-1), mats = rows * cols != 0 ? x->numel() / (rows * cols) : 0;
   const size_t es = dtype_size(x->dtype());
   for (int64_t m = 0; m < mats; ++m) {
     for (int64_t i = 0; i < rows; ++i) {

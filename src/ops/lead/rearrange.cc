@@ -11,14 +11,6 @@
 namespace pare::ops {
 namespace {
 
-void copy_el(const Tensor& s, int64_t from, Tensor& d, int64_t to) {
-  if (s.dtype() == DataType::kString) {
-    d.data<std::string>()[to] = s.data<std::string>()[from];
-    return;
-  }
-  const size_t es = dtype_size(s.dtype());
-  std::memcpy(static_cast<uint8_t*>(d.raw_data()) + to * es, static_cast<const uint8_t*>(s.raw_data()) + from * es, es);
-}
 
 template <bool kToSpace>
 Status run_depth_space(KernelContext& ctx) {
@@ -42,8 +34,8 @@ Status run_depth_space(KernelContext& ctx) {
           const int64_t d = crd ? ch * bs * bs + bi * bs + bj : (bi * bs + bj) * oc + ch;
           const int64_t space = ((b * oc + ch) * H + i) * W + j;
           const int64_t depth = ((b * dc + d) * dh + i / bs) * dw + j / bs;
-          if (kToSpace) copy_el(*x, depth, *y, space);
-          else copy_el(*x, space, *y, depth);
+          if (kToSpace) copy_elements(*x, depth, *y, space);
+          else copy_elements(*x, space, *y, depth);
         }
       }
     }
@@ -76,7 +68,7 @@ Status run_compress(KernelContext& ctx) {
   const int64_t k = static_cast<int64_t>(keep.size());
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < k; ++j) {
-      for (int64_t in = 0; in < inner; ++in) copy_el(*x, (o * n + keep[j]) * inner + in, *y, (o * k + j) * inner + in);
+      for (int64_t in = 0; in < inner; ++in) copy_elements(*x, (o * n + keep[j]) * inner + in, *y, (o * k + j) * inner + in);
     }
   }
   return ok_status();
@@ -174,7 +166,7 @@ Status run_reverse_sequence(KernelContext& ctx) {
     if (len < 0 || len > x->dim(ta)) return ctx.error("sequence length {} out of range", len);
     int64_t from = i;
     if (c[ta] < len) from = i + (len - 1 - 2 * c[ta]) * st[ta];
-    copy_el(*x, from, *y, i);
+    copy_elements(*x, from, *y, i);
   }
   return ok_status();
 }

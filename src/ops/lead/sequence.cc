@@ -11,16 +11,6 @@
 namespace pare::ops {
 namespace {
 
-// Copies `count` elements (any dtype, strings included) from src at element `from` to dst at `to`.
-void copy_block(Tensor& dst, int64_t to, const Tensor& src, int64_t from, int64_t count) {
-  if (src.dtype() == DataType::kString) {
-    std::copy_n(src.data<std::string>() + from, count, dst.data<std::string>() + to);
-    return;
-  }
-  const size_t es = dtype_size(src.dtype());
-  std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es, static_cast<const uint8_t*>(src.raw_data()) + from * es,
-              count * es);
-}
 
 Result<const RunValue*> sequence_input(KernelContext& ctx, size_t i) {
   const RunValue& v = ctx.input_value(i);
@@ -131,7 +121,7 @@ Status run_concat_from_sequence(KernelContext& ctx) {
   int64_t off = 0;
   for (const Tensor& t : parts) {
     const int64_t n = t.dim(axis);
-    for (int64_t o = 0; o < outer; ++o) copy_block(*y, (o * ys[axis] + off) * inner, t, o * n * inner, n * inner);
+    for (int64_t o = 0; o < outer; ++o) copy_elements(t, o * n * inner, *y, (o * ys[axis] + off) * inner, n * inner);
     off += n;
   }
   return ok_status();
@@ -172,7 +162,7 @@ Status run_split_to_sequence(KernelContext& ctx) {
     Shape s = x->shape();
     s[axis] = p;
     PARE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(x->dtype(), s));
-    for (int64_t o = 0; o < outer; ++o) copy_block(t, o * p * inner, *x, (o * n + start) * inner, p * inner);
+    for (int64_t o = 0; o < outer; ++o) copy_elements(*x, (o * n + start) * inner, t, o * p * inner, p * inner);
     if (squeeze) {
       s.erase(s.begin() + axis);
       PARE_ASSIGN_OR_RETURN(t, t.reshaped(s));

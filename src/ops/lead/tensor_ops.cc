@@ -17,16 +17,6 @@ Result<int64_t> axis_in(KernelContext& ctx, int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
-// Copies element `from` of src to element `to` of dst (any dtype).
-struct ElementCopier {
-  const Tensor& src;
-  Tensor& dst;
-  size_t es = dtype_size(src.dtype());
-  void operator()(int64_t to, int64_t from) const {
-    if (src.dtype() == DataType::kString) dst.data<std::string>()[to] = src.data<std::string>()[from];
-    else std::memcpy(static_cast<uint8_t*>(dst.raw_data()) + to * es, static_cast<const uint8_t*>(src.raw_data()) + from * es, es);
-  }
-};
 
 class Constant final : public Kernel {
  public:
@@ -91,7 +81,7 @@ Status run_gather(KernelContext& ctx) {
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= x->dim(i);
   for (int64_t i = axis + 1; i < x->rank(); ++i) inner *= x->dim(i);
-  ElementCopier copy{*x, *y};
+  auto copy = [&, src = x, dst = y](int64_t to, int64_t from) { copy_elements(*src, from, *dst, to); };
   const int64_t k = static_cast<int64_t>(ind.size());
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < k; ++j) {
@@ -121,7 +111,7 @@ Status run_concat(KernelContext& ctx) {
   int64_t offset = 0;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const Tensor* t = ctx.input(i);
-    ElementCopier copy{*t, *y};
+    auto copy = [&, src = t, dst = y](int64_t to, int64_t from) { copy_elements(*src, from, *dst, to); };
     const int64_t n = t->dim(axis);
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t j = 0; j < n * inner; ++j) copy((o * ys[axis] + offset) * inner + j, o * n * inner + j);
@@ -194,7 +184,7 @@ Status run_transpose(KernelContext& ctx) {
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), ys));
   const auto in_strides = shape_strides(x->shape());
   std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-  ElementCopier copy{*x, *y};
+  auto copy = [&, src = x, dst = y](int64_t to, int64_t from) { copy_elements(*src, from, *dst, to); };
   for (int64_t o = 0; o < y->numel(); ++o) {
     int64_t from = 0;
     for (int64_t d = 0; d < r; ++d) from += idx[d] * in_strides[perm[d]];
@@ -215,7 +205,7 @@ Status run_expand(KernelContext& ctx) {
   if (!ys.ok()) return ctx.error("{}", ys.status().message());
   PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), *ys));
   BroadcastIterator it(*ys, {x->shape()});
-  ElementCopier copy{*x, *y};
+  auto copy = [&, src = x, dst = y](int64_t to, int64_t from) { copy_elements(*src, from, *dst, to); };
   it.run([&](int64_t i, const int64_t* off) { copy(i, off[0]); });
   return ok_status();
 }
@@ -277,7 +267,7 @@ class Slice final : public Kernel {
     PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), ys));
     const auto strides = shape_strides(x->shape());
     std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-    ElementCopier copy{*x, *y};
+    auto copy = [&, src = x, dst = y](int64_t to, int64_t from) { copy_elements(*src, from, *dst, to); };
     for (int64_t o = 0; o < y->numel(); ++o) {
       int64_t from = 0;
       for (int64_t d = 0; d < r; ++d) from += (first[d] + idx[d] * step[d]) * strides[d];
