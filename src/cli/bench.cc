@@ -32,7 +32,7 @@ void add_bench(CLI::App& app, int& rc) {
     std::string model;
     InputSpec inputs;
     std::vector<std::string> shape_specs;
-    int opt_level = 2;
+    int opt_level = 3;
     int threads = 0, iters = 50, warmup = 5;
     int64_t batch = 0;
     bool json = false, profile = false;

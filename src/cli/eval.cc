@@ -15,7 +15,7 @@ void add_eval(CLI::App& app, int& rc) {
     std::string model, data;
     eval::DatasetOptions ds;
     int64_t batch = 64;
-    int opt_level = 2;
+    int opt_level = 3;
     int threads = 0;
     bool json = false;
   };

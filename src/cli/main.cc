@@ -17,9 +17,12 @@ int report(const Status& st) {
 }
 
 void add_opt_level_option(CLI::App* cmd, int& level) {
-  cmd->add_option("-O,--opt-level", level, "graph optimizations: 0 none, 1 clean-ups, 2 fusions (default)")
-      ->default_val(2)
-      ->check(CLI::Range(0, 2));
+  cmd->add_option("-O,--opt-level", level,
+                  "graph optimizations: 0 none, 1 clean-ups (constant folding, CSE, dead code), 2 fusions "
+                  "(Conv+BN, Conv+residual+activation, MatMul+Add), 3 also blocked channel layouts between "
+                  "convolutions (default)")
+      ->default_val(3)
+      ->check(CLI::Range(0, 3));
 }
 
 }  // namespace pare::cli

@@ -1,6 +1,8 @@
-// pare optimize MODEL -o OUT [--opt-level N] — saves the optimized graph as ONNX. Every pass
-// at levels ≤ 2 rewrites into standard ONNX ops, so the result runs in any ONNX runtime;
-// pare's internal ops (domain com.pare, e.g. from Gradient lowering) are refused on save.
+// pare optimize MODEL -o OUT [--opt-level N] [--pare-ops] — saves the optimized graph as ONNX.
+// By default only the rewrites into standard ONNX ops run (constant folding, CSE, Conv+BN,
+// MatMul+Add → Gemm, …), so the result runs in any ONNX runtime. The fusions and layouts
+// that need pare's own ops (com.pare.FusedConv, blocked layouts) are not expressible in
+// standard ONNX; --pare-ops keeps them (the file then runs in pare only).
 #include <iostream>
 
 #include "cli/cli.h"
@@ -14,14 +16,18 @@ void add_optimize(CLI::App& app, int& rc) {
   struct Opts {
     std::string in, out;
     int level = passes::kDefaultOptLevel;
-    bool external = false;
+    bool external = false, pare_ops = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("MODEL", o->in, "input ONNX model")->required();
   cmd->add_option("-o,--output", o->out, "output ONNX file")->required();
-  cmd->add_option("-O,--opt-level", o->level, "0 none, 1 clean-ups (identity, constants, CSE, dead code), 2 fusions")
+  cmd->add_option("-O,--opt-level", o->level,
+                  "0 none, 1 clean-ups (identity, constants, CSE, dead code), 2 fusions, 3 layouts (with --pare-ops)")
       ->default_val(passes::kDefaultOptLevel)
-      ->check(CLI::Range(0, 2));
+      ->check(CLI::Range(0, passes::kMaxOptLevel));
+  cmd->add_flag("--pare-ops", o->pare_ops,
+                "also apply the fusions that use pare's own ops (com.pare.FusedConv, blocked layouts); the "
+                "output then runs in pare only");
   cmd->add_flag("--external-data", o->external, "store initializers in OUT.data");
   cmd->callback([o, &rc] {
     auto m = onnx::load_model(o->in);
@@ -31,9 +37,9 @@ void add_optimize(CLI::App& app, int& rc) {
     }
     const size_t before = (*m)->graph->num_nodes();
     Status st = passes::run_passes(**m, passes::lowering_pipeline());
-    if (st.ok()) st = passes::run_passes(**m, passes::optimization_pipeline(o->level));
+    if (st.ok()) st = passes::run_passes(**m, passes::optimization_pipeline(o->level, !o->pare_ops));
     for (const auto& op : (*m)->opsets) {
-      if (st.ok() && op.domain == "com.pare") {
+      if (st.ok() && op.domain == "com.pare" && !o->pare_ops) {
         st = unsupported("the optimized graph uses pare's internal ops (com.pare), which other runtimes lack");
       }
     }

@@ -14,7 +14,7 @@ void add_run(CLI::App& app, int& rc) {
     std::string model, out_dir = ".", profile;
     InputSpec inputs;
     std::vector<std::string> shape_specs;
-    int opt_level = 2;
+    int opt_level = 3;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();

@@ -22,9 +22,13 @@ const std::vector<Pass>& lowering_pipeline();
 
 // Optimization levels (pare --opt-level): 0 none; 1 clean-ups that every model benefits from
 // (Identity/Dropout removal, constant folding, CSE, dead code); 2 (default) adds algebraic
-// fusions into standard ONNX ops (Conv+BatchNormalization, MatMul+Add → Gemm).
-inline constexpr int kDefaultOptLevel = 2;
-std::vector<Pass> optimization_pipeline(int level);
+// fusions (Conv+BatchNormalization, MatMul+Add → Gemm, Conv+residual+activation →
+// com.pare.FusedConv); 3 (default) adds layout changes (blocked channel layout between
+// convolutions, com.pare.LayoutTo*).
+inline constexpr int kDefaultOptLevel = 3;
+inline constexpr int kMaxOptLevel = 3;
+// `portable`: only the rewrites into standard ONNX ops (what `pare optimize` saves by default).
+std::vector<Pass> optimization_pipeline(int level, bool portable = false);
 
 // Runs `passes` in order, verifying the graph after each; errors name the pass.
 Status run_passes(ir::Model& model, const std::vector<Pass>& passes);
@@ -40,5 +44,7 @@ Result<bool> eliminate_common_subexpressions(ir::Model& model);
 Result<bool> fold_constants(ir::Model& model);
 Result<bool> fuse_conv_batchnorm(ir::Model& model);
 Result<bool> fuse_matmul_add(ir::Model& model);
+Result<bool> fuse_conv_activation(ir::Model& model);
+Result<bool> convert_layout_blocked(ir::Model& model);
 
 }  // namespace pare::passes

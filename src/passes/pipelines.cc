@@ -10,7 +10,7 @@ const std::vector<Pass>& lowering_pipeline() {
   return kPasses;
 }
 
-std::vector<Pass> optimization_pipeline(int level) {
+std::vector<Pass> optimization_pipeline(int level, bool portable) {
   std::vector<Pass> p;
   if (level >= 1) {
     p.push_back({"eliminate_identity", eliminate_identity});
@@ -20,10 +20,15 @@ std::vector<Pass> optimization_pipeline(int level) {
   if (level >= 2) {
     p.push_back({"fuse_conv_batchnorm", fuse_conv_batchnorm});
     p.push_back({"fuse_matmul_add", fuse_matmul_add});
+    if (!portable) p.push_back({"fuse_conv_activation", fuse_conv_activation});
   }
   if (level >= 1) {
     p.push_back({"eliminate_dead_code", eliminate_dead_code});
     p.push_back({"infer_shapes", infer_shapes});  // annotate what the rewrites created
+  }
+  if (level >= 3 && !portable) {
+    p.push_back({"convert_layout_blocked", convert_layout_blocked});
+    p.push_back({"infer_shapes", infer_shapes});
   }
   return p;
 }

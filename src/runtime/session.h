@@ -19,7 +19,7 @@ namespace pare::runtime {
 struct SessionOptions {
   int num_threads = 0;       // 0: all cores (OpenMP default)
   bool profile = false;      // record per-node timings (see write_profile)
-  int opt_level = 2;         // graph optimizations (passes/pass.h): 0 none … 2 default
+  int opt_level = 3;         // graph optimizations (passes/pass.h): 0 none … 3 (default)
   bool reference_kernels = false;  // only the reference kernels (debugging, testing fast ones)
 };
 

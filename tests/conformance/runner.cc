@@ -5,7 +5,7 @@
 //
 //   pare_conformance --dir /usr/share/libonnx-testdata/data/node [--filter REGEX]
 //                    [--expect-pass FILE] [--write-passing FILE] [--markdown FILE]
-//                    [--not-applicable FILE] [--quiet] [--timeout S]
+//                    [--not-applicable FILE] [--quiet] [--timeout S] [--opt-level N]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,8 +58,12 @@ RunValue as_declared(RunValue v, const ir::TypeInfo& t) {
 }
 
 // Runs one case in this process; returns (outcome, detail).
+int g_opt_level = runtime::SessionOptions{}.opt_level;
+
 std::pair<Outcome, std::string> run_case(const fs::path& dir) {
-  auto session = runtime::Session::load((dir / "model.onnx").string());
+  runtime::SessionOptions options;
+  options.opt_level = g_opt_level;
+  auto session = runtime::Session::load((dir / "model.onnx").string(), options);
   if (!session.ok()) {
     const auto code = session.status().code();
     return {code == StatusCode::kUnsupported ? Outcome::kUnsupported : Outcome::kFail, session.status().to_string()};
@@ -227,10 +231,11 @@ int main(int argc, char** argv) {
     else if (a == "--not-applicable") na_file = next();
     else if (a == "--timeout") timeout_s = std::stoi(next());
     else if (a == "--quiet") quiet = true;
+    else if (a == "--opt-level") g_opt_level = std::stoi(next());
     else if (a == "--verbose") quiet = false;
     else {
       std::cerr << "usage: pare_conformance --dir DIR... [--filter REGEX] [--expect-pass FILE] "
-                   "[--write-passing FILE] [--markdown FILE] [--not-applicable FILE] [--quiet] [--timeout S]\n";
+                   "[--write-passing FILE] [--markdown FILE] [--not-applicable FILE] [--quiet] [--timeout S] [--opt-level N]\n";
       return 2;
     }
   }

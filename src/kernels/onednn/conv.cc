@@ -1,10 +1,18 @@
-// Conv (ONNX opset 1+) on oneDNN: f32, 1-D/2-D/3-D, groups, dilations, strides, explicit or
-// auto padding; weights reordered once per input shape into oneDNN's preferred blocked layout
-// (prepacked), activations in plain NC[D]HW. Condition: float32 input, constant weights
-// (and bias). Tested against the reference kernel by the conformance suite and conv_test.
+// Conv (ONNX opset 1+) and com.pare.FusedConv on oneDNN, f32, 1-D/2-D/3-D, groups, dilations,
+// strides, explicit or auto padding. Weights are reordered once per input shape into the
+// layout oneDNN prefers (prepacked); the primitive is created once per input shape.
+// FusedConv's epilogue rides in oneDNN post-ops: the residual Z as a `sum` post-op (Z is
+// written into the output buffer first — or the output takes over Z's buffer when this node
+// is Z's last user and nobody else shares it), then the activation as eltwise post-ops.
+// Activations are plain NC[D]HW or pare's blocked layout (input_block / output_block,
+// ops/fused/blocked.h), so consecutive convolutions never reorder.
+// Condition: float32 input, constant weights (and bias). Tested against the reference
+// kernels in onednn_test.cc and by the conformance suite.
+#include <cstring>
 #include <map>
 
 #include "kernels/onednn/onednn.h"
+#include "ops/fused/activation.h"
 #include "ops/kernel.h"
 
 namespace pare::kernels {
@@ -18,6 +26,26 @@ struct ConvAttrs {
   std::string auto_pad;
   int64_t group = 1;
 };
+
+// The eltwise post-ops computing `a` (HardSigmoid is linear then clip).
+void append_activation(dnnl::post_ops& po, const ops::ActivationSpec& a) {
+  using alg = dnnl::algorithm;
+  switch (a.kind) {
+    case ops::Activation::kNone: return;
+    case ops::Activation::kRelu: return po.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f);
+    case ops::Activation::kLeakyRelu: return po.append_eltwise(1.f, alg::eltwise_relu, a.params[0], 0.f);
+    case ops::Activation::kClip: return po.append_eltwise(1.f, alg::eltwise_clip_v2, a.params[0], a.params[1]);
+    case ops::Activation::kSigmoid: return po.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f);
+    case ops::Activation::kHardSigmoid:
+      po.append_eltwise(1.f, alg::eltwise_linear, a.params[0], a.params[1]);
+      return po.append_eltwise(1.f, alg::eltwise_clip_v2, 0.f, 1.f);
+    case ops::Activation::kHardSwish: return po.append_eltwise(1.f, alg::eltwise_hardswish, 0.f, 0.f);
+    case ops::Activation::kSiLU: return po.append_eltwise(1.f, alg::eltwise_swish, 1.f, 0.f);
+    case ops::Activation::kTanh: return po.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f);
+    case ops::Activation::kGelu: return po.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f);
+    case ops::Activation::kGeluTanh: return po.append_eltwise(1.f, alg::eltwise_gelu_tanh, 0.f, 0.f);
+  }
+}
 
 class OnednnConv final : public ops::Kernel {
  public:
@@ -53,24 +81,50 @@ class OnednnConv final : public ops::Kernel {
       }
     }
     if (a.group < 1 || w->dim(0) % a.group != 0) return invalid_input("{}: group {} does not divide {} output channels", n.describe(), a.group, w->dim(0));
+    if (n.domain() == "com.pare") {
+      PARE_ASSIGN_OR_RETURN(k->act_, ops::parse_activation(n.attr_string("activation", ""), n.attr_floats("activation_params")));
+      k->in_block_ = n.attr_int("input_block", 0);
+      k->out_block_ = n.attr_int("output_block", 0);
+      k->has_z_ = n.input(3) != nullptr;
+      // The output may take over Z's buffer when this node is Z's only consumer and Z is an
+      // intermediate (checked again at run time: nobody else may share the storage).
+      if (const ir::Value* z = n.input(3)) {
+        const auto& outs = z->owner()->outputs();
+        k->z_in_place_ = z->uses().size() == 1 && !z->is_graph_input() && !z->initializer() &&
+                         std::find(outs.begin(), outs.end(), z) == outs.end();
+      }
+    }
     return std::unique_ptr<ops::Kernel>(std::move(k));
   }
 
   Status run(ops::KernelContext& ctx) override {
     PARE_ASSIGN_OR_RETURN(const Tensor* x, ctx.required_input(0));
     if (x->dtype() != DataType::kFloat32) return ctx.error("expected float input, got {}", x->type_string());
-    if (x->rank() != w_.rank()) return ctx.error("input {} and weights {} ranks differ", x->type_string(), w_.type_string());
-    if (x->dim(1) != w_.dim(1) * a_.group) {
-      return ctx.error("input has {} channels, weights {} × group {} expect {}", x->dim(1), w_.type_string(), a_.group,
-                       w_.dim(1) * a_.group);
+    const int64_t cin = w_.dim(1) * a_.group;
+    const int64_t xrank = x->rank() - (in_block_ ? 1 : 0);
+    if (xrank != w_.rank()) return ctx.error("input {} and weights {} ranks differ", x->type_string(), w_.type_string());
+    if (in_block_ ? (x->dim(x->rank() - 1) != in_block_ || x->dim(1) != (cin + in_block_ - 1) / in_block_) : x->dim(1) != cin) {
+      return ctx.error("input {} does not have {} channels (weights {}, group {})", x->type_string(), cin, w_.type_string(), a_.group);
     }
     Plan* plan = nullptr;
     PARE_RETURN_IF_ERROR(get_plan(ctx, x->shape(), plan));
-    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, plan->out_shape));
-    if (y->numel() == 0) return ok_status();
+    const Tensor* z = has_z_ ? ctx.input(3) : nullptr;
+    if (has_z_ && (!z || z->shape() != plan->out_shape || z->dtype() != DataType::kFloat32)) {
+      return ctx.error("Z {} must match the output {}", z ? z->type_string() : "(missing)", shape_to_string(plan->out_shape));
+    }
+    void* dst_data = nullptr;
+    if (z && z_in_place_ && z->buffer().use_count() == 1) {
+      dst_data = const_cast<void*>(z->raw_data());  // the sum post-op reads Z where it writes Y
+      ctx.set_output(0, RunValue(*z));
+    } else {
+      PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, plan->out_shape));
+      if (z) std::memcpy(y->raw_data(), z->raw_data(), z->numel() * sizeof(float));
+      dst_data = y->raw_data();
+    }
+    if (shape_numel_unchecked(plan->out_shape) == 0) return ok_status();
     return guarded("Conv", [&] {
       memory src(plan->pd.src_desc(), onednn::engine(), const_cast<void*>(x->raw_data()));
-      memory dst(plan->pd.dst_desc(), onednn::engine(), y->raw_data());
+      memory dst(plan->pd.dst_desc(), onednn::engine(), dst_data);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
       if (b_.defined()) args.insert({DNNL_ARG_BIAS, plan->bias});
       plan->prim.execute(onednn::stream(), args);
@@ -81,19 +135,20 @@ class OnednnConv final : public ops::Kernel {
 
  private:
   struct Plan {
-    Shape out_shape;
+    Shape out_shape;  // as stored (blocked when output_block)
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
     memory weights, bias;
     Tensor packed;  // storage of the reordered weights
   };
 
-  Status get_plan(ops::KernelContext& ctx, const Shape& xs, Plan*& out) {
+  Status get_plan(ops::KernelContext& ctx, const Shape& stored, Plan*& out) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = plans_.find(xs); it != plans_.end()) {
+    if (auto it = plans_.find(stored); it != plans_.end()) {
       out = &it->second;
       return ok_status();
     }
+    const Shape xs = onednn::plain_dims(stored, w_.dim(1) * a_.group, in_block_);
     const size_t sp = xs.size() - 2;
     std::vector<int64_t> pl(sp), pr(sp);
     Shape ys{xs[0], w_.dim(0)};
@@ -112,6 +167,11 @@ class OnednnConv final : public ops::Kernel {
       if (span < 0) return ctx.error("kernel {} larger than padded input {}", k, in + pl[i] + pr[i]);
       ys.push_back(span / s + 1);
     }
+    Shape stored_y = ys;
+    if (out_block_) {
+      stored_y[1] = (ys[1] + out_block_ - 1) / out_block_;
+      stored_y.push_back(out_block_);
+    }
     Status st = guarded("Conv", [&] {
       Shape ws = w_.shape();
       if (a_.group > 1) {
@@ -123,8 +183,14 @@ class OnednnConv final : public ops::Kernel {
       auto wd_any = memory::desc(onednn::to_dims(ws), memory::data_type::f32, memory::format_tag::any);
       auto bd = b_.defined() ? onednn::plain_desc(b_.shape()) : memory::desc();
       auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                  onednn::plain_desc(xs), wd_any, bd, onednn::plain_desc(ys), strides, dil, l, r);
-      Plan p{ys, dnnl::convolution_forward::primitive_desc(desc, onednn::engine()), {}, {}, {}, {}};
+                                                  onednn::layout_desc(xs, in_block_), wd_any, bd,
+                                                  onednn::layout_desc(ys, out_block_), strides, dil, l, r);
+      dnnl::post_ops po;
+      if (has_z_) po.append_sum(1.f);
+      append_activation(po, act_);
+      dnnl::primitive_attr attr;
+      attr.set_post_ops(po);
+      Plan p{stored_y, dnnl::convolution_forward::primitive_desc(desc, attr, onednn::engine()), {}, {}, {}, {}};
       p.prim = dnnl::convolution_forward(p.pd);
       auto packed = Tensor::create(DataType::kUInt8, {static_cast<int64_t>(p.pd.weights_desc().get_size())});
       if (!packed.ok()) return packed.status();
@@ -134,7 +200,7 @@ class OnednnConv final : public ops::Kernel {
       dnnl::reorder(user_w, p.weights).execute(onednn::stream(), user_w, p.weights);
       if (b_.defined()) p.bias = memory(bd, onednn::engine(), const_cast<void*>(b_.raw_data()));
       onednn::stream().wait();
-      out = &plans_.emplace(xs, std::move(p)).first->second;
+      out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();
     });
     return st;
@@ -142,8 +208,11 @@ class OnednnConv final : public ops::Kernel {
 
   ConvAttrs a_;
   Tensor w_, b_;
+  ops::ActivationSpec act_;
+  int64_t in_block_ = 0, out_block_ = 0;
+  bool has_z_ = false, z_in_place_ = false;
   std::mutex mu_;
-  std::map<Shape, Plan> plans_;  // per input shape (batch and spatial size)
+  std::map<Shape, Plan> plans_;  // per stored input shape (batch and spatial size)
 };
 
 bool applies(const ops::KernelInit& init) {
@@ -151,13 +220,16 @@ bool applies(const ops::KernelInit& init) {
   if (!w || w->dtype() != DataType::kFloat32 || w->rank() < 3 || w->rank() > 5) return false;
   if (init.has_input(2) && !init.constant_input(2)) return false;
   const ir::TypeInfo* t = init.input_type(0);
-  return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == DataType::kFloat32;
+  if (!t || t->kind != ir::TypeInfo::Kind::kTensor || t->dtype != DataType::kFloat32) return false;
+  const int64_t ib = init.node.attr_int("input_block", 0), ob = init.node.attr_int("output_block", 0);
+  return (ib == 0 || ib == 8 || ib == 16) && (ob == 0 || ob == 8 || ob == 16);
 }
 
 }  // namespace
 
 void register_onednn_conv(ops::KernelRegistry& r) {
   r.add({"Conv", "", 1, ops::kMaxOpset, &ops::make_kernel<OnednnConv>, "onednn", 10, applies});
+  r.add({"FusedConv", "com.pare", 1, ops::kMaxOpset, &ops::make_kernel<OnednnConv>, "onednn", 10, applies});
 }
 
 }  // namespace pare::kernels

@@ -20,4 +20,20 @@ dnnl::memory::desc plain_desc(const Shape& s, dnnl::memory::data_type dt) {
   return dnnl::memory::desc(to_dims(s), dt, strides);
 }
 
+dnnl::memory::desc layout_desc(const Shape& s, int64_t block) {
+  using tag = dnnl::memory::format_tag;
+  if (block == 0) return plain_desc(s);
+  static const tag k16[] = {tag::nCw16c, tag::nChw16c, tag::nCdhw16c};
+  static const tag k8[] = {tag::nCw8c, tag::nChw8c, tag::nCdhw8c};
+  const size_t r = s.size() - 3;  // rank 3..5 (callers check)
+  return dnnl::memory::desc(to_dims(s), dnnl::memory::data_type::f32, block == 16 ? k16[r] : k8[r]);
+}
+
+Shape plain_dims(const Shape& stored, int64_t channels, int64_t block) {
+  if (block == 0) return stored;
+  Shape p{stored[0], channels};
+  p.insert(p.end(), stored.begin() + 2, stored.end() - 1);
+  return p;
+}
+
 }  // namespace pare::kernels::onednn

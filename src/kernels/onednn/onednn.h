@@ -19,6 +19,11 @@ dnnl::stream& stream();
 dnnl::memory::dims to_dims(const Shape& s);
 // Plain row-major descriptor (abc.., i.e. nchw / oihw / goihw by rank).
 dnnl::memory::desc plain_desc(const Shape& s, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
+// Descriptor of plain dims `s` ([N, C, spatial…]) stored in pare's blocked layout with `block`
+// channels per block (ops/fused/blocked.h: nCw16c / nChw16c / nCdhw16c, or 8c); block 0: plain.
+dnnl::memory::desc layout_desc(const Shape& s, int64_t block);
+// Plain [N, C, spatial…] dims of a tensor of shape `stored` in that layout.
+Shape plain_dims(const Shape& stored, int64_t channels, int64_t block);
 
 // Runs `f`, mapping a dnnl::error to kInternal/kUnsupported with `what` as context.
 template <typename F>

@@ -54,8 +54,16 @@ std::optional<std::vector<ir::Dim>> broadcast_dims(const std::vector<const std::
 }
 
 InferFn find_infer_rule(const std::string& domain, const std::string& op) {
-  if (!domain.empty() && domain != "ai.onnx") return nullptr;
   using namespace infer;
+  if (domain == "com.pare") {
+    static const std::map<std::string, InferFn> kPareRules = {
+        {"FusedConv", fused_conv}, {"BlockedPool", blocked_pool},
+        {"LayoutToBlocked", layout_to_blocked}, {"LayoutToPlain", layout_to_plain},
+    };
+    auto it = kPareRules.find(op);
+    return it == kPareRules.end() ? nullptr : it->second;
+  }
+  if (!domain.empty() && domain != "ai.onnx") return nullptr;
   static const std::map<std::string, InferFn> kRules = {
       // elementwise
       {"Abs", same_as_input0}, {"Acos", same_as_input0}, {"Acosh", same_as_input0}, {"Asin", same_as_input0},

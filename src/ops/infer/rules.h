@@ -47,4 +47,10 @@ void quantize_linear(InferContext& c);
 void dequantize_linear(InferContext& c);
 void top_k(InferContext& c);
 
+// com.pare fused and layout ops
+void fused_conv(InferContext& c);
+void blocked_pool(InferContext& c);
+void layout_to_blocked(InferContext& c);
+void layout_to_plain(InferContext& c);
+
 }  // namespace pare::ops::infer

@@ -225,3 +225,72 @@ void dequantize_linear(InferContext& c) {
 }
 
 }  // namespace pare::ops::infer
+
+// pare's fused and layout ops (domain com.pare, see ops/fused/). A blocked tensor is
+// [N, ⌈C/b⌉, spatial…, b] (channels padded to the block b).
+namespace pare::ops::infer {
+namespace {
+
+// Plain [N, C?, spatial…] dims of a tensor in `block` layout (C unknown when blocked).
+std::optional<Dims> plain_dims(const Dims* d, int64_t block) {
+  if (!d || d->size() < 3) return std::nullopt;
+  if (block <= 0) return *d;
+  Dims p{(*d)[0], ir::Dim{}};
+  p.insert(p.end(), d->begin() + 2, d->end() - 1);
+  return p;
+}
+
+Dims with_layout(Dims plain, int64_t block) {
+  if (block <= 0) return plain;
+  if (plain[1].known()) plain[1] = ir::Dim::of((plain[1].value + block - 1) / block);
+  plain.push_back(ir::Dim::of(block));
+  return plain;
+}
+
+}  // namespace
+
+void fused_conv(InferContext& c) {
+  auto x = plain_dims(c.dims(0), c.node().attr_int("input_block", 0));
+  const Dims* w = c.dims(1);
+  if (!x || !w || w->size() != x->size()) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  const size_t n = x->size() - 2;
+  auto k = static_ints(w, 2);
+  Window win;
+  if (!read_window(c.node(), n, k ? *k : std::vector<int64_t>{}, win)) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  Dims out{(*x)[0], (*w)[0]};
+  for (size_t i = 0; i < n; ++i) out.push_back(window_out((*x)[i + 2], win, i));
+  c.set_tensor(0, c.dtype(0), with_layout(out, c.node().attr_int("output_block", 0)));
+}
+
+void blocked_pool(InferContext& c) {
+  const int64_t block = c.node().attr_int("block", 0);
+  auto x = plain_dims(c.dims(0), block);
+  if (!x) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  const size_t n = x->size() - 2;
+  Dims out{(*x)[0], ir::Dim::of(c.node().attr_int("channels", 0))};
+  const std::string op = c.node().attr_string("pool", "");
+  Window win;
+  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+    out.resize(x->size(), ir::Dim::of(1));
+  } else if (read_window(c.node(), n, {}, win)) {
+    for (size_t i = 0; i < n; ++i) out.push_back(window_out((*x)[i + 2], win, i));
+  } else {
+    return c.set_tensor(0, c.dtype(0), std::nullopt);
+  }
+  c.set_tensor(0, c.dtype(0), with_layout(out, block));
+}
+
+void layout_to_blocked(InferContext& c) {
+  const Dims* x = c.dims(0);
+  if (!x || x->size() < 3) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  c.set_tensor(0, c.dtype(0), with_layout(*x, c.node().attr_int("block", 16)));
+}
+
+void layout_to_plain(InferContext& c) {
+  auto x = plain_dims(c.dims(0), 1);
+  if (!x) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  (*x)[1] = ir::Dim::of(c.node().attr_int("channels", 0));
+  c.set_tensor(0, c.dtype(0), *x);
+}
+
+}  // namespace pare::ops::infer
