@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
   python3-torch python3-torchvision python3-onnx python3-numpy
+  # benchmarks: PyTorch on OpenBLAS (bench/compare.py), node for the ONNX Runtime peer
+  libopenblas0-openmp nodejs npm
   # fuzzing (make fuzz)
   clang libclang-rt-14-dev
 )

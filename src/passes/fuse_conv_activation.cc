@@ -6,10 +6,9 @@
 // Each absorbed value must feed only the next op of the chain (and not be a graph output), so
 // nothing else observes the intermediate results. Every eligible Conv becomes a FusedConv,
 // with or without an epilogue: it is the op the blocked-layout pass and oneDNN kernel handle.
-#include <limits>
-
 #include "ops/fused/activation.h"
 #include "passes/pass.h"
+#include "passes/fuse_activation.h"
 #include "passes/pass_util.h"
 
 namespace pare::passes {
@@ -24,70 +23,6 @@ bool static_shape(const ir::Value* v, Shape& out) {
     if (!d.known()) return false;
     out.push_back(d.value);
   }
-  return true;
-}
-
-// The single consumer of v (not a graph output), or null.
-ir::Node* sole_consumer(const ir::Value* v) { return has_single_consumer(v) ? v->uses()[0].node : nullptr; }
-
-bool scalar_constant(const ir::Value* v, float& out) {
-  const Tensor* t = constant_value(v);
-  if (!t || t->numel() != 1 || t->dtype() != DataType::kFloat32) return false;
-  out = t->data<float>()[0];
-  return true;
-}
-
-struct Epilogue {
-  std::vector<ir::Node*> nodes;  // absorbed, in order
-  ops::ActivationSpec act;
-  ir::Value* out = nullptr;      // the value the fused node defines
-};
-
-// An activation consuming v (alone), absorbed into e; false when there is none.
-bool match_activation(ir::Value* v, Epilogue& e) {
-  // SiLU: v → Sigmoid → s, Mul(v, s); v has exactly these two consumers.
-  if (v->uses().size() == 2 && !is_graph_output(v)) {
-    ir::Node* a = v->uses()[0].node;
-    ir::Node* b = v->uses()[1].node;
-    if (is_op(*b, "Sigmoid")) std::swap(a, b);
-    if (is_op(*a, "Sigmoid") && is_op(*b, "Mul") && sole_consumer(a->output(0)) == b &&
-        ((b->input(0) == v && b->input(1) == a->output(0)) || (b->input(1) == v && b->input(0) == a->output(0)))) {
-      e.nodes.insert(e.nodes.end(), {a, b});
-      e.act = {ops::Activation::kSiLU, {}};
-      e.out = b->output(0);
-      return true;
-    }
-    return false;
-  }
-  ir::Node* n = sole_consumer(v);
-  if (!n || n->outputs().size() != 1 || n->input(0) != v) return false;
-  ops::ActivationSpec a;
-  if (is_op(*n, "Relu")) {
-    a = {ops::Activation::kRelu, {}};
-  } else if (is_op(*n, "LeakyRelu")) {
-    a = {ops::Activation::kLeakyRelu, {n->attr_float("alpha", 0.01f)}};
-  } else if (is_op(*n, "Sigmoid")) {
-    a = {ops::Activation::kSigmoid, {}};
-  } else if (is_op(*n, "Tanh")) {
-    a = {ops::Activation::kTanh, {}};
-  } else if (is_op(*n, "HardSwish")) {
-    a = {ops::Activation::kHardSwish, {}};
-  } else if (is_op(*n, "HardSigmoid")) {
-    a = {ops::Activation::kHardSigmoid, {n->attr_float("alpha", 0.2f), n->attr_float("beta", 0.5f)}};
-  } else if (is_op(*n, "Clip")) {
-    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-    if (n->has_attr("min") || n->has_attr("max")) {  // opset < 11
-      lo = n->attr_float("min", lo);
-      hi = n->attr_float("max", hi);
-    }
-    if ((n->input(1) && !scalar_constant(n->input(1), lo)) || (n->input(2) && !scalar_constant(n->input(2), hi))) return false;
-    a = {ops::Activation::kClip, {lo, hi}};
-  } else {
-    return false;
-  }
-  e.nodes.push_back(n);
-  e.act = a;
-  e.out = n->output(0);
   return true;
 }
 
@@ -133,31 +68,11 @@ Status rewrite(ir::Graph& g, const Match& m) {
   for (const std::string& a : kConvAttrs) {
     if (auto it = conv->attributes().find(a); it != conv->attributes().end()) attrs[a] = std::move(it->second);
   }
-  const std::string name = conv->name();
-  ir::Node* last = m.epi.nodes.empty() ? conv : m.epi.nodes.back();
-  for (ir::Node* n : m.epi.nodes) {
-    for (size_t i = 0; i < n->inputs().size(); ++i) n->set_input(i, nullptr);
-  }
-  for (size_t i = 0; i < conv->inputs().size(); ++i) conv->set_input(i, nullptr);
-  PARE_RETURN_IF_ERROR(g.erase_node_keep_outputs(last));
-  if (last != conv) PARE_RETURN_IF_ERROR(g.erase_node(conv));
-  for (ir::Node* n : m.epi.nodes) {
-    if (n != last) PARE_RETURN_IF_ERROR(g.erase_node(n));
-  }
-  ir::Node* f = g.add_node("FusedConv", ins, {m.epi.out}, "com.pare", name);
+  std::vector<ir::Node*> nodes{conv};
+  nodes.insert(nodes.end(), m.epi.nodes.begin(), m.epi.nodes.end());
+  PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, nodes, m.epi.out, "FusedConv", "com.pare", ins, conv->name()));
   f->attributes() = std::move(attrs);
-  if (m.epi.act.kind != ops::Activation::kNone) {
-    ir::Attribute act;
-    act.type = ir::AttrType::kString;
-    act.s = ops::activation_name(m.epi.act.kind);
-    f->attributes()["activation"] = std::move(act);
-    if (!m.epi.act.params.empty()) {
-      ir::Attribute p;
-      p.type = ir::AttrType::kFloats;
-      p.floats = m.epi.act.params;
-      f->attributes()["activation_params"] = std::move(p);
-    }
-  }
+  set_activation_attrs(*f, m.epi.act);
   return ok_status();
 }
 

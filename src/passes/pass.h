@@ -22,8 +22,8 @@ const std::vector<Pass>& lowering_pipeline();
 
 // Optimization levels (pare --opt-level): 0 none; 1 clean-ups that every model benefits from
 // (Identity/Dropout removal, constant folding, CSE, dead code); 2 (default) adds algebraic
-// fusions (Conv+BatchNormalization, MatMul+Add → Gemm, Conv+residual+activation →
-// com.pare.FusedConv); 3 (default) adds layout changes (blocked channel layout between
+// fusions (Conv+BatchNormalization, MatMul+Add → Gemm; with pare's own ops: decomposed
+// LayerNorm and GELU, MatMul+bias+activation, Conv+residual+activation); 3 (default) adds layout changes (blocked channel layout between
 // convolutions, com.pare.LayoutTo*).
 inline constexpr int kDefaultOptLevel = 3;
 inline constexpr int kMaxOptLevel = 3;
@@ -46,5 +46,8 @@ Result<bool> fuse_conv_batchnorm(ir::Model& model);
 Result<bool> fuse_matmul_add(ir::Model& model);
 Result<bool> fuse_conv_activation(ir::Model& model);
 Result<bool> convert_layout_blocked(ir::Model& model);
+Result<bool> fuse_layer_norm(ir::Model& model);
+Result<bool> fuse_gelu(ir::Model& model);
+Result<bool> fuse_matmul_activation(ir::Model& model);
 
 }  // namespace pare::passes

@@ -1,6 +1,7 @@
 #include "passes/pass_util.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace pare::passes {
 
@@ -53,6 +54,44 @@ Status bypass_node(ir::Graph& g, ir::Node* n, ir::Value* replacement) {
     g.rename_value(replacement, name);
   }
   return ok_status();
+}
+
+Result<ir::Node*> replace_pattern(ir::Graph& g, const std::vector<ir::Node*>& nodes, ir::Value* out,
+                                  const std::string& op_type, const std::string& domain,
+                                  const std::vector<ir::Value*>& inputs, std::string name) {
+  ir::Node* last = out->producer();
+  if (!last || std::find(nodes.begin(), nodes.end(), last) == nodes.end()) {
+    return internal_error("replace_pattern: {} is not produced inside the pattern", out->name());
+  }
+  for (ir::Node* n : nodes) {
+    for (size_t i = 0; i < n->inputs().size(); ++i) n->set_input(i, nullptr);
+  }
+  PARE_RETURN_IF_ERROR(g.erase_node_keep_outputs(last));
+  for (ir::Node* n : nodes) {
+    if (n != last) PARE_RETURN_IF_ERROR(g.erase_node(n));
+  }
+  return g.add_node(op_type, inputs, {out}, domain, name);
+}
+
+ir::Node* sole_consumer(const ir::Value* v) { return v && has_single_consumer(v) ? v->uses()[0].node : nullptr; }
+
+ir::Node* single_use_producer(const ir::Value* v, const char* op_type) {
+  ir::Node* p = producer_of_type(v, op_type);
+  return p && has_single_consumer(v) ? p : nullptr;
+}
+
+bool is_scalar_near(const ir::Value* v, float c) {
+  const Tensor* t = constant_value(v);
+  if (!t || t->numel() != 1 || t->dtype() != DataType::kFloat32) return false;
+  const float x = t->data<float>()[0];
+  return std::abs(x - c) <= 1e-4f * std::max(1.0f, std::abs(c));
+}
+
+ir::Value* other_than_scalar(const ir::Node& n, float c) {
+  if (n.inputs().size() != 2) return nullptr;
+  if (is_scalar_near(n.input(1), c)) return n.input(0);
+  if (is_scalar_near(n.input(0), c)) return n.input(1);
+  return nullptr;
 }
 
 }  // namespace pare::passes

@@ -20,7 +20,12 @@ std::vector<Pass> optimization_pipeline(int level, bool portable) {
   if (level >= 2) {
     p.push_back({"fuse_conv_batchnorm", fuse_conv_batchnorm});
     p.push_back({"fuse_matmul_add", fuse_matmul_add});
-    if (!portable) p.push_back({"fuse_conv_activation", fuse_conv_activation});
+    if (!portable) {
+      p.push_back({"fuse_layer_norm", fuse_layer_norm});
+      p.push_back({"fuse_gelu", fuse_gelu});
+      p.push_back({"fuse_matmul_activation", fuse_matmul_activation});
+      p.push_back({"fuse_conv_activation", fuse_conv_activation});
+    }
   }
   if (level >= 1) {
     p.push_back({"eliminate_dead_code", eliminate_dead_code});

@@ -4,10 +4,13 @@
 // FusedConv's epilogue rides in oneDNN post-ops: the residual Z as a `sum` post-op (Z is
 // written into the output buffer first — or the output takes over Z's buffer when this node
 // is Z's last user and nobody else shares it), then the activation as eltwise post-ops.
+// 3×3 stride-1 convolutions use Winograd where oneDNN has it and it measures faster.
 // Activations are plain NC[D]HW or pare's blocked layout (input_block / output_block,
 // ops/fused/blocked.h), so consecutive convolutions never reorder.
 // Condition: float32 input, constant weights (and bias). Tested against the reference
 // kernels in onednn_test.cc and by the conformance suite.
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -16,6 +19,11 @@
 #include "ops/kernel.h"
 
 namespace pare::kernels {
+
+// The eltwise post-ops computing `a` (HardSigmoid is linear then clip); shared with
+// fused_matmul.cc.
+void append_activation(dnnl::post_ops& po, const ops::ActivationSpec& a);
+
 namespace {
 
 using dnnl::memory;
@@ -27,24 +35,23 @@ struct ConvAttrs {
   int64_t group = 1;
 };
 
-// The eltwise post-ops computing `a` (HardSigmoid is linear then clip).
-void append_activation(dnnl::post_ops& po, const ops::ActivationSpec& a) {
-  using alg = dnnl::algorithm;
-  switch (a.kind) {
-    case ops::Activation::kNone: return;
-    case ops::Activation::kRelu: return po.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f);
-    case ops::Activation::kLeakyRelu: return po.append_eltwise(1.f, alg::eltwise_relu, a.params[0], 0.f);
-    case ops::Activation::kClip: return po.append_eltwise(1.f, alg::eltwise_clip_v2, a.params[0], a.params[1]);
-    case ops::Activation::kSigmoid: return po.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f);
-    case ops::Activation::kHardSigmoid:
-      po.append_eltwise(1.f, alg::eltwise_linear, a.params[0], a.params[1]);
-      return po.append_eltwise(1.f, alg::eltwise_clip_v2, 0.f, 1.f);
-    case ops::Activation::kHardSwish: return po.append_eltwise(1.f, alg::eltwise_hardswish, 0.f, 0.f);
-    case ops::Activation::kSiLU: return po.append_eltwise(1.f, alg::eltwise_swish, 1.f, 0.f);
-    case ops::Activation::kTanh: return po.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f);
-    case ops::Activation::kGelu: return po.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f);
-    case ops::Activation::kGeluTanh: return po.append_eltwise(1.f, alg::eltwise_gelu_tanh, 0.f, 0.f);
+// Milliseconds of one execution of `pd` on scratch data (best of two, after a warm-up run).
+double time_pd(const dnnl::convolution_forward::primitive_desc& pd) {
+  dnnl::convolution_forward prim(pd);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(pd.src_desc(), onednn::engine())},
+                                       {DNNL_ARG_WEIGHTS, memory(pd.weights_desc(), onednn::engine())},
+                                       {DNNL_ARG_DST, memory(pd.dst_desc(), onednn::engine())}};
+  if (pd.bias_desc().get_size() > 0) args.insert({DNNL_ARG_BIAS, memory(pd.bias_desc(), onednn::engine())});
+  for (auto& [k, m] : args) std::memset(m.get_data_handle(), 0, m.get_desc().get_size());
+  double best = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    prim.execute(onednn::stream(), args);
+    onednn::stream().wait();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) best = std::min(best, ms);
   }
+  return best;
 }
 
 class OnednnConv final : public ops::Kernel {
@@ -182,15 +189,31 @@ class OnednnConv final : public ops::Kernel {
       for (size_t i = 0; i < sp; ++i) dil[i] = a_.dilations[i] - 1;
       auto wd_any = memory::desc(onednn::to_dims(ws), memory::data_type::f32, memory::format_tag::any);
       auto bd = b_.defined() ? onednn::plain_desc(b_.shape()) : memory::desc();
-      auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                  onednn::layout_desc(xs, in_block_), wd_any, bd,
-                                                  onednn::layout_desc(ys, out_block_), strides, dil, l, r);
       dnnl::post_ops po;
       if (has_z_) po.append_sum(1.f);
       append_activation(po, act_);
       dnnl::primitive_attr attr;
       attr.set_post_ops(po);
-      Plan p{stored_y, dnnl::convolution_forward::primitive_desc(desc, attr, onednn::engine()), {}, {}, {}, {}};
+      auto make_pd = [&](dnnl::algorithm alg) {
+        auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg,
+                                                    onednn::layout_desc(xs, in_block_), wd_any, bd,
+                                                    onednn::layout_desc(ys, out_block_), strides, dil, l, r);
+        return dnnl::convolution_forward::primitive_desc(desc, attr, onednn::engine());
+      };
+      // 3×3 stride-1 convolutions may take Winograd F(4×4, 3×3) (2.25× fewer multiplies);
+      // which is faster depends on the shape, so both are timed once here and the faster kept.
+      auto pd = make_pd(dnnl::algorithm::convolution_direct);
+      bool wino_shape = a_.group == 1 && sp == 2;
+      for (size_t i = 0; i < sp; ++i) wino_shape &= a_.kernel[i] == 3 && a_.strides[i] == 1 && a_.dilations[i] == 1;
+      if (wino_shape && !std::getenv("PARE_NO_WINOGRAD")) {
+        try {
+          auto wpd = make_pd(dnnl::algorithm::convolution_winograd);
+          if (time_pd(wpd) < time_pd(pd)) pd = wpd;
+        } catch (const dnnl::error&) {
+          // no Winograd implementation for this shape or CPU: keep direct
+        }
+      }
+      Plan p{stored_y, pd, {}, {}, {}, {}};
       p.prim = dnnl::convolution_forward(p.pd);
       auto packed = Tensor::create(DataType::kUInt8, {static_cast<int64_t>(p.pd.weights_desc().get_size())});
       if (!packed.ok()) return packed.status();
@@ -226,6 +249,25 @@ bool applies(const ops::KernelInit& init) {
 }
 
 }  // namespace
+
+void append_activation(dnnl::post_ops& po, const ops::ActivationSpec& a) {
+  using alg = dnnl::algorithm;
+  switch (a.kind) {
+    case ops::Activation::kNone: return;
+    case ops::Activation::kRelu: return po.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f);
+    case ops::Activation::kLeakyRelu: return po.append_eltwise(1.f, alg::eltwise_relu, a.params[0], 0.f);
+    case ops::Activation::kClip: return po.append_eltwise(1.f, alg::eltwise_clip_v2, a.params[0], a.params[1]);
+    case ops::Activation::kSigmoid: return po.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f);
+    case ops::Activation::kHardSigmoid:
+      po.append_eltwise(1.f, alg::eltwise_linear, a.params[0], a.params[1]);
+      return po.append_eltwise(1.f, alg::eltwise_clip_v2, 0.f, 1.f);
+    case ops::Activation::kHardSwish: return po.append_eltwise(1.f, alg::eltwise_hardswish, 0.f, 0.f);
+    case ops::Activation::kSiLU: return po.append_eltwise(1.f, alg::eltwise_swish, 1.f, 0.f);
+    case ops::Activation::kTanh: return po.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f);
+    case ops::Activation::kGelu: return po.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f);
+    case ops::Activation::kGeluTanh: return po.append_eltwise(1.f, alg::eltwise_gelu_tanh, 0.f, 0.f);
+  }
+}
 
 void register_onednn_conv(ops::KernelRegistry& r) {
   r.add({"Conv", "", 1, ops::kMaxOpset, &ops::make_kernel<OnednnConv>, "onednn", 10, applies});

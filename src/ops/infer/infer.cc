@@ -59,6 +59,7 @@ InferFn find_infer_rule(const std::string& domain, const std::string& op) {
     static const std::map<std::string, InferFn> kPareRules = {
         {"FusedConv", fused_conv}, {"BlockedPool", blocked_pool},
         {"LayoutToBlocked", layout_to_blocked}, {"LayoutToPlain", layout_to_plain},
+        {"Gelu", same_as_input0}, {"LayerNormalization", layer_norm}, {"FusedMatMul", matmul},
     };
     auto it = kPareRules.find(op);
     return it == kPareRules.end() ? nullptr : it->second;

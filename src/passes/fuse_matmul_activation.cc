@@ -1,0 +1,82 @@
+// MatMul(A, B) → [Add(·, bias)] → [activation]  ⇒  com.pare.FusedMatMul(A, B, bias; activation)
+//   y = act(A·B + bias)
+// for float A of rank ≥ 2, B a constant 2-D [K, N] matrix and bias a constant with N
+// elements broadcast along the last axis ([N], [1, N], …); activations as in
+// fuse_activation.h (GELU included, after fuse_gelu). The fused kernel prepacks B once
+// and runs the bias and activation as the GEMM's epilogue.
+#include "passes/fuse_activation.h"
+#include "passes/pass.h"
+#include "passes/pass_util.h"
+
+namespace pare::passes {
+namespace {
+
+struct Match {
+  ir::Node* mm = nullptr;
+  ir::Value* bias = nullptr;
+  Epilogue epi;
+};
+
+bool match(ir::Node* mm, Match& m) {
+  if (!is_op(*mm, "MatMul")) return false;
+  const Tensor* b = constant_value(mm->input(1));
+  const ir::Value* a = mm->input(0);
+  if (!b || b->rank() != 2 || b->dtype() != DataType::kFloat32 || !a || a->type().dtype != DataType::kFloat32 ||
+      !a->type().shape || a->type().shape->size() < 2) {
+    return false;
+  }
+  m = Match{mm};
+  ir::Value* cur = mm->output(0);
+  if (ir::Node* add = sole_consumer(cur); add && is_op(*add, "Add")) {
+    ir::Value* c = add->input(0) == cur ? add->input(1) : add->input(0);
+    const Tensor* ct = constant_value(c);
+    if (ct && ct->dtype() == DataType::kFloat32 && ct->numel() == b->dim(1) && ct->rank() >= 1 &&
+        ct->dim(ct->rank() - 1) == b->dim(1) && static_cast<size_t>(ct->rank()) <= a->type().shape->size()) {
+      m.bias = c;
+      m.epi.nodes.push_back(add);
+      cur = add->output(0);
+    }
+  }
+  Epilogue e;
+  if (match_activation(cur, e)) {
+    m.epi.nodes.insert(m.epi.nodes.end(), e.nodes.begin(), e.nodes.end());
+    m.epi.act = e.act;
+    cur = e.out;
+  }
+  m.epi.out = cur;
+  return true;  // even a bare MatMul gains: its constant B is prepacked once
+}
+
+}  // namespace
+
+Result<bool> fuse_matmul_activation(ir::Model& model) {
+  ir::Graph& g = *model.graph;
+  bool changed = false;
+  for (bool again = true; again;) {
+    again = false;
+    for (const auto& n : g.nodes()) {
+      Match m;
+      if (!match(n.get(), m)) continue;
+      std::vector<ir::Value*> ins{m.mm->input(0), m.mm->input(1)};
+      if (m.bias) {
+        const Tensor& c = *constant_value(m.bias);
+        Tensor v = Tensor::create(DataType::kFloat32, {c.numel()}).value();
+        std::copy(c.data<float>(), c.data<float>() + c.numel(), v.data<float>());
+        ins.push_back(g.add_initializer(g.unique_name(m.bias->name() + "/vector"), std::move(v)));
+      }
+      std::vector<ir::Node*> nodes{m.mm};
+      nodes.insert(nodes.end(), m.epi.nodes.begin(), m.epi.nodes.end());
+      PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, nodes, m.epi.out, "FusedMatMul", "com.pare", ins, m.mm->name()));
+      set_activation_attrs(*f, m.epi.act);
+      changed = again = true;
+      break;
+    }
+  }
+  if (changed) {
+    g.remove_dead_values();
+    if (model.opset("com.pare") < 0) model.opsets.push_back({"com.pare", 1});
+  }
+  return changed;
+}
+
+}  // namespace pare::passes
