@@ -25,6 +25,20 @@ class LstmClassifier(nn.Module):
         return self.head(y[:, -1, :])
 
 
+class GeluMlp(nn.Module):
+    """Exercises the LayerNorm, GELU (erf and tanh) and MatMul+bias fusions on 3-D inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(24, 40), nn.Linear(40, 24), nn.Linear(24, 7)
+        self.ln1, self.ln2 = nn.LayerNorm(24), nn.LayerNorm(24)
+
+    def forward(self, x):
+        y = self.ln1(x + self.fc2(nn.functional.gelu(self.fc1(x))))
+        y = self.ln2(nn.functional.gelu(y, approximate="tanh"))
+        return self.fc3(y)
+
+
 def models():
     enc_layer = nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.0, batch_first=True)
     return {
@@ -32,6 +46,7 @@ def models():
         "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), [torch.rand(1, 3, 224, 224)]),
         "transformer_encoder": (lambda: nn.TransformerEncoder(enc_layer, num_layers=2), [torch.randn(2, 16, 64)]),
         "lstm": (LstmClassifier, [torch.randn(3, 10, 16)]),
+        "gelu_mlp": (GeluMlp, [torch.randn(2, 9, 24)]),
     }
 
 

@@ -23,6 +23,7 @@ struct AttrValue {
   int64_t i = 0;
   float f = 0;
   std::vector<int64_t> ints;
+  std::string s;
 };
 
 struct OneNode {
@@ -43,7 +44,7 @@ std::pair<std::string, double> compare(const OneNode& spec) {
   std::string kernel;
   for (int ref = 0; ref < 2; ++ref) {
     auto model = std::make_unique<ir::Model>();
-    model->opsets.push_back({"", 13});
+    model->opsets.push_back({"", 17});
     ir::Graph& g = *model->graph;
     std::vector<ir::Value*> ins;
     std::vector<std::pair<std::string, RunValue>> feeds;
@@ -67,6 +68,7 @@ std::pair<std::string, double> compare(const OneNode& spec) {
       copy.i = a.i;
       copy.f = a.f;
       copy.ints = a.ints;
+      copy.s = a.s;
       n->attributes()[k] = std::move(copy);
     }
     g.outputs().push_back(y);
@@ -162,6 +164,69 @@ TEST(OnednnGemm, MatchesReferenceWithTransposesAlphaBetaAndBias) {
       EXPECT_EQ(kernel, "onednn");
       EXPECT_LT(diff, 1e-4) << "transA " << ta << " transB " << tb << " " << kernel;
     }
+  }
+}
+
+AttrValue one_string(std::string v) {
+  AttrValue a{ir::AttrType::kString};
+  a.s = std::move(v);
+  return a;
+}
+
+TEST(CpuBinary, MatchesReferenceOnBroadcastPatterns) {
+  std::mt19937 rng(5);
+  const std::pair<Shape, Shape> cases[] = {
+      {{7}, {7}},           {{1, 3, 5, 17}, {1, 3, 1, 1}}, {{2, 3, 4}, {4}},     {{4}, {2, 3, 4}},     {{5, 1, 3}, {1, 4, 1}},
+      {{}, {3, 2}},         {{1, 2, 3, 3, 16}, {1, 2, 1, 1, 16}},                {{0, 3}, {3}},        {{33}, {}},
+      {{2, 1, 129}, {2, 7, 1}}};
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+    for (const auto& [a, b] : cases) {
+      Tensor tb = random_tensor(b, rng);
+      if (std::string(op) == "Div") {
+        for (int64_t i = 0; i < tb.numel(); ++i) tb.data<float>()[i] += tb.data<float>()[i] >= 0 ? 0.5f : -0.5f;
+      }
+      auto [kernel, diff] = compare({op, {}, {random_tensor(a, rng), tb}, {}});
+      EXPECT_EQ(kernel, "cpu") << op << shape_to_string(a) << shape_to_string(b);
+      EXPECT_LT(diff, 1e-5) << op << shape_to_string(a) << shape_to_string(b) << " " << kernel;
+    }
+  }
+}
+
+TEST(OnednnEltwise, UnaryMatchReference) {
+  std::mt19937 rng(6);
+  for (const char* op : {"Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "HardSwish"}) {
+    for (const Shape& s : {Shape{1}, Shape{17}, Shape{3, 5, 33}, Shape{0, 4}}) {
+      auto [kernel, diff] = compare({op, {}, {random_tensor(s, rng)}, {}});
+      EXPECT_EQ(kernel, "onednn") << op;
+      EXPECT_LT(diff, 2e-6) << op << shape_to_string(s);
+    }
+  }
+  Tensor x = random_tensor({4, 9}, rng);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::abs(x.data<float>()[i]);
+  auto [kernel, diff] = compare({"Sqrt", {}, {x}, {}});
+  EXPECT_EQ(kernel, "onednn");
+  EXPECT_LT(diff, 1e-6);
+}
+
+TEST(OnednnSoftmax, MatchesReferenceOnEveryAxis) {
+  std::mt19937 rng(7);
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    for (int64_t axis : {-1, 0, 1, 2}) {
+      auto [kernel, diff] = compare({op, {{"axis", one_int(axis)}}, {random_tensor({3, 17, 5}, rng)}, {}});
+      EXPECT_EQ(kernel, "onednn") << op << axis;
+      EXPECT_LT(diff, 1e-5) << op << " axis " << axis;
+    }
+  }
+}
+
+TEST(OnednnTranspose, MatchesReference) {
+  std::mt19937 rng(8);
+  const std::pair<Shape, std::vector<int64_t>> cases[] = {
+      {{3, 5}, {1, 0}}, {{2, 3, 4, 5}, {0, 2, 1, 3}}, {{2, 3, 4}, {2, 0, 1}}, {{1, 17, 1, 3}, {3, 2, 1, 0}}, {{0, 3}, {1, 0}}};
+  for (const auto& [s, perm] : cases) {
+    auto [kernel, diff] = compare({"Transpose", {{"perm", ints(perm)}}, {random_tensor(s, rng)}, {}});
+    EXPECT_EQ(kernel, "onednn") << shape_to_string(s);
+    EXPECT_EQ(diff, 0.0) << shape_to_string(s);
   }
 }
 
