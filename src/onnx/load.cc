@@ -16,6 +16,12 @@
 
 #include "onnx/inline_functions.h"
 #include "onnx/onnx.h"
+
+#include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "onnx/tensor_proto.h"
 
 namespace pare::onnx {
@@ -37,6 +43,15 @@ class Converter {
       auto t = tensor_from_proto(tp, base_dir_);
       if (!t.ok()) return t.status();
       g.add_initializer(tp.name(), std::move(t).value());
+      // The proto's copy of the data is no longer needed: freeing it now keeps the load's
+      // peak memory near one copy of the weights, not two. (The converter owns the parsed
+      // ModelProto; only its bytes are released, the name stays.)
+      auto& owned = const_cast<::onnx::TensorProto&>(tp);
+      std::string().swap(*owned.mutable_raw_data());
+      owned.clear_float_data();
+      owned.clear_int32_data();
+      owned.clear_int64_data();
+      owned.clear_double_data();
     }
     for (const auto& sp : gp.sparse_initializer()) {
       return unsupported("graph '{}': sparse initializer '{}' is not supported", gp.name(),
@@ -226,10 +241,32 @@ Result<std::unique_ptr<ir::Model>> parse_and_convert(const void* data, size_t si
 }  // namespace
 
 Result<std::unique_ptr<ir::Model>> load_model(const std::string& path, const LoadOptions& options) {
-  PARE_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
+  // Read through a small buffer rather than a mapping: a mapping's pages stay resident while
+  // the parsed copy is built, doubling the load's peak memory for embedded weights.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("{}: cannot open: {}", path, std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return io_error("{}: not a regular file", path);
+  }
+  if (static_cast<uint64_t>(st.st_size) > static_cast<uint64_t>(INT_MAX)) {
+    ::close(fd);
+    return invalid_model("{}: model protobuf is {} bytes; over 2 GB must use external data", path, st.st_size);
+  }
+  ::onnx::ModelProto mp;
+  bool parsed = false;
+  {
+    google::protobuf::io::FileInputStream in(fd, 1 << 20);
+    google::protobuf::io::CodedInputStream coded(&in);
+    coded.SetTotalBytesLimit(INT_MAX);
+    parsed = mp.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+  }
+  ::close(fd);
+  if (!parsed) return invalid_model("{}: not a valid ONNX model (protobuf parse failed: truncated or wrong format)", path);
   std::error_code ec;
   std::string dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path().string();
-  auto r = parse_and_convert(file->data(), file->size(), dir, options);
+  auto r = convert_model(mp, dir, options);
   if (!r.ok()) return r.status().with_context(path);
   return r;
 }

@@ -114,6 +114,9 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual Status run(KernelContext& ctx) = 0;
+  // True when the kernel keeps its own (prepacked) copy of constant input i and never reads
+  // that input at run time: the session then frees the original once every consumer agrees.
+  virtual bool prepacked_input(size_t i) const { return false; }
 };
 
 using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelInit&);

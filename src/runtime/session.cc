@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -104,6 +105,49 @@ Result<std::unique_ptr<Session>> Session::create(std::unique_ptr<ir::Model> mode
   return s;
 }
 
+// Constants that every consumer has prepacked (Kernel::prepacked_input) are dropped from the
+// plan and from the graph as soon as the last consumer's kernel exists, so the weights are
+// held once (packed), not twice, even at the peak of planning.
+class PrepackedRelease {
+ public:
+  PrepackedRelease(const ir::Graph& g, GraphPlan& plan) : plan_(plan) {
+    for (ir::Value* v : g.initializers()) {
+      if (std::find(g.outputs().begin(), g.outputs().end(), v) == g.outputs().end()) pending_[v] = v->uses().size();
+    }
+  }
+  // After the kernel of `n` is created.
+  void kernel_created(const ir::Node& n, const ops::Kernel& k) {
+    for (size_t i = 0; i < n.inputs().size(); ++i) {
+      auto it = pending_.find(n.input(i));  // (inputs are the graph's own mutable values)
+      if (it == pending_.end()) continue;
+      if (!k.prepacked_input(i)) {
+        pending_.erase(it);
+        continue;
+      }
+      if (--it->second > 0) continue;
+      ir::Value* v = it->first;
+      pending_.erase(it);
+      const int slot = plan_.slot_of.at(v);
+      std::erase_if(plan_.constants, [&](const auto& c) { return c.first == slot; });
+      released_.insert(slot);
+      v->clear_initializer();
+    }
+  }
+  // Steps read nothing from released slots.
+  void finish() {
+    for (Step& s : plan_.steps) {
+      for (SlotRef& r : s.inputs) {
+        if (r.depth == 0 && released_.count(r.slot)) r = SlotRef{};
+      }
+    }
+  }
+
+ private:
+  GraphPlan& plan_;
+  std::map<ir::Value*, size_t> pending_;  // initializer → consumers still to create
+  std::set<int> released_;
+};
+
 Status Session::plan_graph(const ir::Graph& g, std::vector<const GraphPlan*> ancestors) {
   auto plan = std::make_unique<GraphPlan>();
   plan->graph = &g;
@@ -132,6 +176,7 @@ Status Session::plan_graph(const ir::Graph& g, std::vector<const GraphPlan*> anc
     return invalid_model("value '{}' used in graph '{}' is not defined in any enclosing graph", v->name(), g.name());
   };
 
+  PrepackedRelease release(g, *plan);
   // Last step reading each local slot (captured reads count for the node holding the subgraph).
   std::unordered_map<int, size_t> last_use;
   const int64_t opset_default = model_->opset("");
@@ -149,6 +194,7 @@ Status Session::plan_graph(const ir::Graph& g, std::vector<const GraphPlan*> anc
     auto kernel = registry.create(init, &step.kernel_name);
     if (!kernel.ok()) return kernel.status();
     step.kernel = std::move(kernel).value();
+    release.kernel_created(*n, *step.kernel);
     for (const ir::Value* v : n->inputs()) {
       if (!v) {
         step.inputs.push_back({});
@@ -166,6 +212,7 @@ Status Session::plan_graph(const ir::Graph& g, std::vector<const GraphPlan*> anc
     for (const ir::Value* v : n->outputs()) step.outputs.push_back(v ? plan->slot_of.at(v) : -1);
     plan->steps.push_back(std::move(step));
   }
+  release.finish();
   std::set<int> keep;
   for (const ir::Value* v : g.outputs()) {
     PARE_ASSIGN_OR_RETURN(SlotRef r, resolve(v));

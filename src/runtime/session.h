@@ -47,6 +47,8 @@ class Session {
 
   const std::vector<IoInfo>& inputs() const { return inputs_; }
   const std::vector<IoInfo>& outputs() const { return outputs_; }
+  // The optimized model being run. Constants that kernels prepacked are released from it
+  // (Kernel::prepacked_input): it is not a complete model to save.
   const ir::Model& model() const { return *model_; }
 
   // Runs with inputs by name; returns the requested outputs (all graph outputs when empty),

@@ -1,6 +1,7 @@
 // com.pare.FusedMatMul(A, B, bias?) on oneDNN matmul, f32: A's leading dims are flattened into
 // the rows of one GEMM [rows, K]·[K, N]; B is reordered once into oneDNN's preferred blocked
-// layout (shared by every row count whose layout agrees); bias and activation ride in the
+// layout at plan time (shared by every row count whose layout agrees; the plain copy is then
+// released); bias and activation ride in the
 // epilogue (bias argument, eltwise post-ops). The primitive is created once per row count.
 // Condition: float A, constant float B [K, N] and bias [N]. Tested against the reference.
 #include <map>
@@ -28,12 +29,24 @@ class OnednnFusedMatMul final : public ops::Kernel {
       if (b->numel() != k->w_.dim(1)) return invalid_input("{}: bias {} must have {} elements", n.describe(), b->type_string(), k->w_.dim(1));
       k->b_ = *b;
     }
+    // Pack B now (for a typical row count) and drop the plain copy: the session then frees
+    // the initializer too (prepacked_input), so the weights are held once.
+    Status st = onednn::guarded("FusedMatMul", [&] {
+      k->plan(64);
+      return ok_status();
+    });
+    if (!st.ok()) return st;
+    k->k_ = k->w_.dim(0);
+    k->n_ = k->w_.dim(1);
+    k->w_ = Tensor();
     return std::unique_ptr<ops::Kernel>(std::move(k));
   }
 
+  bool prepacked_input(size_t i) const override { return i == 1 || i == 2; }
+
   Status run(ops::KernelContext& ctx) override {
     PARE_ASSIGN_OR_RETURN(const Tensor* a, ctx.required_input(0));
-    const int64_t k = w_.dim(0), n = w_.dim(1);
+    const int64_t k = k_, n = n_;
     if (a->dtype() != DataType::kFloat32 || a->rank() < 2 || a->dim(a->rank() - 1) != k) {
       return ctx.error("A {} must be float [..., M, {}]", a->type_string(), k);
     }
@@ -70,7 +83,7 @@ class OnednnFusedMatMul final : public ops::Kernel {
   Plan& plan(int64_t rows) {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = plans_.find(rows); it != plans_.end()) return it->second;
-    const int64_t k = w_.dim(0), n = w_.dim(1);
+    const int64_t k = w_.defined() ? w_.dim(0) : k_, n = w_.defined() ? w_.dim(1) : n_;
     dnnl::post_ops po;
     append_activation(po, act_);
     dnnl::primitive_attr attr;
@@ -90,8 +103,10 @@ class OnednnFusedMatMul final : public ops::Kernel {
       if (!t.ok()) throw std::runtime_error(t.status().to_string());
       pk->storage = *t;
       pk->mem = memory(pk->desc, onednn::engine(), pk->storage.raw_data());
-      memory user(onednn::plain_desc({k, n}), onednn::engine(), const_cast<void*>(w_.raw_data()));
-      dnnl::reorder(user, pk->mem).execute(onednn::stream(), user, pk->mem);
+      // From the plain weights while they are held, else from the first packed copy.
+      memory src = w_.defined() ? memory(onednn::plain_desc({k, n}), onednn::engine(), const_cast<void*>(w_.raw_data()))
+                                : packed_.front()->mem;
+      dnnl::reorder(src, pk->mem).execute(onednn::stream(), src, pk->mem);
       onednn::stream().wait();
       p.weights = &pk->mem;
       packed_.push_back(std::move(pk));
@@ -100,7 +115,8 @@ class OnednnFusedMatMul final : public ops::Kernel {
   }
 
   ops::ActivationSpec act_;
-  Tensor w_, b_;
+  Tensor w_, b_;  // w_: the plain B until packed
+  int64_t k_ = 0, n_ = 0;
   std::mutex mu_;
   std::vector<std::unique_ptr<Packed>> packed_;
   std::map<int64_t, Plan> plans_;
