@@ -193,5 +193,24 @@ TEST(FuseConvLayout, SharedIntermediateIsNotAbsorbed) {
   expect_all_levels_agree(b);
 }
 
+TEST(SimplifyReshapeTranspose, ChainsCollapse) {
+  Builder b;
+  ir::Value* x = b.input("x", {2, 3, 4, 5});
+  ir::Value* t = b.op("Transpose", {b.op("Transpose", {x}, {{"perm", {0, 2, 1, 3}}})}, {{"perm", {3, 1, 2, 0}}});
+  auto shape = [&](std::vector<int64_t> v) {
+    Tensor s = Tensor::create(DataType::kInt64, {static_cast<int64_t>(v.size())}).value();
+    for (size_t i = 0; i < v.size(); ++i) s.data<int64_t>()[i] = v[i];
+    return b.constant(s);
+  };
+  ir::Value* r = b.op("Reshape", {b.op("Reshape", {t, shape({6, -1})}), shape({2, 3, -1})});
+  b.output(r);
+  b.output(b.op("Transpose", {b.op("Relu", {x})}, {{"perm", {0, 1, 2, 3}}}));  // identity: removed
+  std::map<std::string, int> ops;
+  b.run(1, false, &ops);
+  EXPECT_EQ(ops["Transpose"], 1);
+  EXPECT_EQ(ops["Reshape"], 1);
+  expect_all_levels_agree(b);
+}
+
 }  // namespace
 }  // namespace pare

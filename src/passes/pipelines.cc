@@ -16,6 +16,7 @@ std::vector<Pass> optimization_pipeline(int level, bool portable) {
     p.push_back({"eliminate_identity", eliminate_identity});
     p.push_back({"fold_constants", fold_constants});
     p.push_back({"eliminate_common_subexpressions", eliminate_common_subexpressions});
+    p.push_back({"simplify_reshape_transpose", simplify_reshape_transpose});
   }
   if (level >= 2) {
     p.push_back({"fuse_conv_batchnorm", fuse_conv_batchnorm});
