@@ -38,6 +38,11 @@ struct KernelInit {
     return v ? &v->type() : nullptr;
   }
   bool has_input(size_t i) const { return node.input(i) != nullptr; }
+  // Input i is statically known to be a tensor of `dtype`.
+  bool input_is(size_t i, DataType dtype) const {
+    const ir::TypeInfo* t = input_type(i);
+    return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == dtype;
+  }
   size_t num_inputs() const { return node.inputs().size(); }
   size_t num_outputs() const { return node.outputs().size(); }
 };

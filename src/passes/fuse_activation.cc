@@ -66,6 +66,16 @@ bool match_activation(ir::Value* v, Epilogue& e) {
 }
 
 
+void absorb_activation(ir::Value* cur, Epilogue& e) {
+  Epilogue act;
+  if (match_activation(cur, act)) {
+    e.nodes.insert(e.nodes.end(), act.nodes.begin(), act.nodes.end());
+    e.act = act.act;
+    cur = act.out;
+  }
+  e.out = cur;
+}
+
 void set_activation_attrs(ir::Node& n, const ops::ActivationSpec& a) {
   if (a.kind == ops::Activation::kNone) return;
   ir::Attribute act;

@@ -19,6 +19,8 @@ struct Epilogue {
 // Clip with constant bounds, com.pare.Gelu, or SiLU written as Mul(v, Sigmoid(v)). Appends
 // the absorbed nodes to e; false when there is none.
 bool match_activation(ir::Value* v, Epilogue& e);
+// Extends `e` with the activation after `cur` if there is one; e.out = the last value.
+void absorb_activation(ir::Value* cur, Epilogue& e);
 // Sets `activation` / `activation_params` on a fused node (nothing for kNone).
 void set_activation_attrs(ir::Node& n, const ops::ActivationSpec& a);
 

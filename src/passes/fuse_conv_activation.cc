@@ -50,13 +50,7 @@ bool match(ir::Node* conv, Match& m) {
       cur = add->output(0);
     }
   }
-  Epilogue e;
-  if (match_activation(cur, e)) {
-    m.epi.nodes.insert(m.epi.nodes.end(), e.nodes.begin(), e.nodes.end());
-    m.epi.act = e.act;
-    cur = e.out;
-  }
-  m.epi.out = cur;
+  absorb_activation(cur, m.epi);
   return true;
 }
 
@@ -76,35 +70,15 @@ Status rewrite(ir::Graph& g, const Match& m) {
   return ok_status();
 }
 
-Result<bool> run_graph(ir::Graph& g) {
-  bool changed = false;
-  for (const auto& n : g.nodes()) {
-    for (ir::Graph* sg : n->subgraphs()) {
-      PARE_ASSIGN_OR_RETURN(bool c, run_graph(*sg));
-      changed |= c;
-    }
-  }
-  // One match at a time: a rewrite erases nodes that later matches would look at.
-  for (bool again = true; again;) {
-    again = false;
-    for (const auto& n : g.nodes()) {
-      Match m;
-      if (!match(n.get(), m)) continue;
-      PARE_RETURN_IF_ERROR(rewrite(g, m));
-      changed = again = true;
-      break;
-    }
-  }
-  if (changed) g.remove_dead_values();
-  return changed;
-}
-
 }  // namespace
 
 Result<bool> fuse_conv_activation(ir::Model& model) {
-  PARE_ASSIGN_OR_RETURN(bool changed, run_graph(*model.graph));
-  if (changed && model.opset("com.pare") < 0) model.opsets.push_back({"com.pare", 1});
-  return changed;
+  return rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
+    Match m;
+    if (!match(n, m)) return false;
+    PARE_RETURN_IF_ERROR(rewrite(g, m));
+    return true;
+  });
 }
 
 }  // namespace pare::passes

@@ -85,28 +85,17 @@ bool match(ir::Node* out, Match& m) {
 }  // namespace
 
 Result<bool> fuse_gelu(ir::Model& model) {
-  ir::Graph& g = *model.graph;
-  bool changed = false;
-  for (bool again = true; again;) {
-    again = false;
-    for (const auto& n : g.nodes()) {
-      Match m;
-      if (!match(n.get(), m)) continue;
-      ir::Value* out = n->output(0);
-      PARE_ASSIGN_OR_RETURN(ir::Node * gelu, replace_pattern(g, m.nodes, out, "Gelu", "com.pare", {m.x}, out->name() + "/gelu"));
-      ir::Attribute a;
-      a.type = ir::AttrType::kString;
-      a.s = m.tanh ? "tanh" : "none";
-      gelu->attributes()["approximate"] = std::move(a);
-      changed = again = true;
-      break;
-    }
-  }
-  if (changed) {
-    g.remove_dead_values();
-    if (model.opset("com.pare") < 0) model.opsets.push_back({"com.pare", 1});
-  }
-  return changed;
+  return rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
+    Match m;
+    if (!match(n, m)) return false;
+    ir::Value* out = n->output(0);
+    PARE_ASSIGN_OR_RETURN(ir::Node * gelu, replace_pattern(g, m.nodes, out, "Gelu", "com.pare", {m.x}, out->name() + "/gelu"));
+    ir::Attribute a;
+    a.type = ir::AttrType::kString;
+    a.s = m.tanh ? "tanh" : "none";
+    gelu->attributes()["approximate"] = std::move(a);
+    return true;
+  });
 }
 
 }  // namespace pare::passes

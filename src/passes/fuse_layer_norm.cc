@@ -90,40 +90,27 @@ ir::Value* as_vector(ir::Graph& g, ir::Value* v, int64_t c, float fill) {
   return g.add_initializer(g.unique_name(v ? v->name() + "/vector" : "layer_norm/ones"), std::move(t));
 }
 
-Result<bool> run_graph(ir::Graph& g) {
-  bool changed = false;
-  for (bool again = true; again;) {
-    again = false;
-    for (const auto& n : g.nodes()) {
-      Match m;
-      if (!match(n.get(), m)) continue;
-      const int64_t c = last_dim(m.x);
-      ir::Value* gamma = as_vector(g, m.gamma, c, 1.0f);
-      ir::Value* beta = as_vector(g, m.beta, c, 0.0f);
-      PARE_ASSIGN_OR_RETURN(ir::Node * ln, replace_pattern(g, m.nodes, m.out, "LayerNormalization", "com.pare",
-                                                           {m.x, gamma, beta}, m.nodes.front()->name() + "/layer_norm"));
-      ir::Attribute eps;
-      eps.type = ir::AttrType::kFloat;
-      eps.f = m.eps;
-      ln->attributes()["epsilon"] = std::move(eps);
-      ir::Attribute axis;
-      axis.type = ir::AttrType::kInt;
-      axis.i = -1;
-      ln->attributes()["axis"] = std::move(axis);
-      changed = again = true;
-      break;
-    }
-  }
-  if (changed) g.remove_dead_values();
-  return changed;
-}
-
 }  // namespace
 
 Result<bool> fuse_layer_norm(ir::Model& model) {
-  PARE_ASSIGN_OR_RETURN(bool changed, run_graph(*model.graph));
-  if (changed && model.opset("com.pare") < 0) model.opsets.push_back({"com.pare", 1});
-  return changed;
+  return rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
+    Match m;
+    if (!match(n, m)) return false;
+    const int64_t c = last_dim(m.x);
+    ir::Value* gamma = as_vector(g, m.gamma, c, 1.0f);
+    ir::Value* beta = as_vector(g, m.beta, c, 0.0f);
+    PARE_ASSIGN_OR_RETURN(ir::Node * ln, replace_pattern(g, m.nodes, m.out, "LayerNormalization", "com.pare",
+                                                         {m.x, gamma, beta}, m.nodes.front()->name() + "/layer_norm"));
+    ir::Attribute eps;
+    eps.type = ir::AttrType::kFloat;
+    eps.f = m.eps;
+    ln->attributes()["epsilon"] = std::move(eps);
+    ir::Attribute axis;
+    axis.type = ir::AttrType::kInt;
+    axis.i = -1;
+    ln->attributes()["axis"] = std::move(axis);
+    return true;
+  });
 }
 
 }  // namespace pare::passes

@@ -37,46 +37,29 @@ bool match(ir::Node* mm, Match& m) {
       cur = add->output(0);
     }
   }
-  Epilogue e;
-  if (match_activation(cur, e)) {
-    m.epi.nodes.insert(m.epi.nodes.end(), e.nodes.begin(), e.nodes.end());
-    m.epi.act = e.act;
-    cur = e.out;
-  }
-  m.epi.out = cur;
+  absorb_activation(cur, m.epi);
   return true;  // even a bare MatMul gains: its constant B is prepacked once
 }
 
 }  // namespace
 
 Result<bool> fuse_matmul_activation(ir::Model& model) {
-  ir::Graph& g = *model.graph;
-  bool changed = false;
-  for (bool again = true; again;) {
-    again = false;
-    for (const auto& n : g.nodes()) {
-      Match m;
-      if (!match(n.get(), m)) continue;
-      std::vector<ir::Value*> ins{m.mm->input(0), m.mm->input(1)};
-      if (m.bias) {
-        const Tensor& c = *constant_value(m.bias);
-        Tensor v = Tensor::create(DataType::kFloat32, {c.numel()}).value();
-        std::copy(c.data<float>(), c.data<float>() + c.numel(), v.data<float>());
-        ins.push_back(g.add_initializer(g.unique_name(m.bias->name() + "/vector"), std::move(v)));
-      }
-      std::vector<ir::Node*> nodes{m.mm};
-      nodes.insert(nodes.end(), m.epi.nodes.begin(), m.epi.nodes.end());
-      PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, nodes, m.epi.out, "FusedMatMul", "com.pare", ins, m.mm->name()));
-      set_activation_attrs(*f, m.epi.act);
-      changed = again = true;
-      break;
+  return rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
+    Match m;
+    if (!match(n, m)) return false;
+    std::vector<ir::Value*> ins{m.mm->input(0), m.mm->input(1)};
+    if (m.bias) {
+      const Tensor& c = *constant_value(m.bias);
+      Tensor v = Tensor::create(DataType::kFloat32, {c.numel()}).value();
+      std::copy(c.data<float>(), c.data<float>() + c.numel(), v.data<float>());
+      ins.push_back(g.add_initializer(g.unique_name(m.bias->name() + "/vector"), std::move(v)));
     }
-  }
-  if (changed) {
-    g.remove_dead_values();
-    if (model.opset("com.pare") < 0) model.opsets.push_back({"com.pare", 1});
-  }
-  return changed;
+    std::vector<ir::Node*> nodes{m.mm};
+    nodes.insert(nodes.end(), m.epi.nodes.begin(), m.epi.nodes.end());
+    PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, nodes, m.epi.out, "FusedMatMul", "com.pare", ins, m.mm->name()));
+    set_activation_attrs(*f, m.epi.act);
+    return true;
+  });
 }
 
 }  // namespace pare::passes

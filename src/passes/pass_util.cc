@@ -73,6 +73,27 @@ Result<ir::Node*> replace_pattern(ir::Graph& g, const std::vector<ir::Node*>& no
   return g.add_node(op_type, inputs, {out}, domain, name);
 }
 
+Result<bool> rewrite_to_fixpoint(ir::Model& model, const std::function<Result<bool>(ir::Graph&, ir::Node*)>& rewrite_at,
+                                 bool pare_ops) {
+  ir::Graph& g = *model.graph;
+  bool changed = false;
+  for (bool again = true; again;) {
+    again = false;
+    for (const auto& n : g.nodes()) {
+      PARE_ASSIGN_OR_RETURN(bool rewrote, rewrite_at(g, n.get()));
+      if (rewrote) {
+        changed = again = true;
+        break;
+      }
+    }
+  }
+  if (changed) {
+    g.remove_dead_values();
+    if (pare_ops && model.opset("com.pare") < 0) model.opsets.push_back({"com.pare", 1});
+  }
+  return changed;
+}
+
 ir::Node* sole_consumer(const ir::Value* v) { return v && has_single_consumer(v) ? v->uses()[0].node : nullptr; }
 
 ir::Node* single_use_producer(const ir::Value* v, const char* op_type) {

@@ -1,6 +1,8 @@
 // Legality helpers shared by passes (STYLE.md: written once).
 #pragma once
 
+#include <functional>
+
 #include "ir/graph.h"
 
 namespace pare::passes {
@@ -23,6 +25,11 @@ bool can_bypass(const ir::Node* n, const ir::Value* replacement);
 Result<ir::Node*> replace_pattern(ir::Graph& g, const std::vector<ir::Node*>& nodes, ir::Value* out,
                                   const std::string& op_type, const std::string& domain,
                                   const std::vector<ir::Value*>& inputs, std::string name);
+// Pattern-rewriting driver: calls `rewrite_at(node)` on the graph's nodes; when it rewrites
+// (returns true: the node list changed), starts over; stops when a full sweep rewrites
+// nothing. Removes dead values and imports the com.pare domain (`pare_ops`) if anything changed.
+Result<bool> rewrite_to_fixpoint(ir::Model& model, const std::function<Result<bool>(ir::Graph&, ir::Node*)>& rewrite_at,
+                                 bool pare_ops = true);
 // The single consumer of v (not a graph output), or null.
 ir::Node* sole_consumer(const ir::Value* v);
 // The node producing v if it has op_type (default domain) and v feeds only it; else null.

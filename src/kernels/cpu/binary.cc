@@ -163,12 +163,8 @@ class CpuBinary final : public ops::Kernel {
   BinOp op_ = BinOp::kAdd;
 };
 
-bool float_tensor(const ir::TypeInfo* t) {
-  return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == DataType::kFloat32;
-}
-
 bool applies(const ops::KernelInit& init) {
-  return init.num_inputs() == 2 && float_tensor(init.input_type(0)) && float_tensor(init.input_type(1));
+  return init.num_inputs() == 2 && init.input_is(0, DataType::kFloat32) && init.input_is(1, DataType::kFloat32);
 }
 
 }  // namespace

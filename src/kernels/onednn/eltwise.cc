@@ -17,10 +17,6 @@ namespace {
 using dnnl::algorithm;
 using dnnl::memory;
 
-bool float_tensor(const ir::TypeInfo* t) {
-  return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == DataType::kFloat32;
-}
-
 bool scalar_float(const Tensor* t, float& v) {
   if (!t || t->numel() != 1 || t->dtype() != DataType::kFloat32) return false;
   v = t->data<float>()[0];
@@ -100,7 +96,7 @@ class OnednnUnary final : public ops::Kernel {
   std::map<int64_t, dnnl::eltwise_forward> plans_;
 };
 
-bool unary_applies(const ops::KernelInit& init) { return float_tensor(init.input_type(0)) && unary_spec(init).has_value(); }
+bool unary_applies(const ops::KernelInit& init) { return init.input_is(0, DataType::kFloat32) && unary_spec(init).has_value(); }
 
 }  // namespace
 

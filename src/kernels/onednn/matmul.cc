@@ -134,8 +134,7 @@ class OnednnMatMul final : public ops::Kernel {
 };
 
 bool is_float(const ops::KernelInit& init) {
-  const ir::TypeInfo* t = init.input_type(0);
-  return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == DataType::kFloat32;
+  return init.input_is(0, DataType::kFloat32);
 }
 
 }  // namespace

@@ -13,10 +13,6 @@ namespace {
 
 using dnnl::memory;
 
-bool float_tensor(const ir::TypeInfo* t) {
-  return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == DataType::kFloat32;
-}
-
 class OnednnSoftmax final : public ops::Kernel {
  public:
   static Result<std::unique_ptr<ops::Kernel>> create(const ops::KernelInit& init) {
@@ -63,7 +59,7 @@ class OnednnSoftmax final : public ops::Kernel {
   std::map<std::pair<Shape, int64_t>, dnnl::softmax_v2_forward> plans_;
 };
 
-bool softmax_applies(const ops::KernelInit& init) { return float_tensor(init.input_type(0)); }
+bool softmax_applies(const ops::KernelInit& init) { return init.input_is(0, DataType::kFloat32); }
 
 class OnednnLayerNorm final : public ops::Kernel {
  public:
@@ -121,7 +117,7 @@ class OnednnLayerNorm final : public ops::Kernel {
 
 bool layer_norm_applies(const ops::KernelInit& init) {
   const Tensor* s = init.constant_input(1);
-  if (!float_tensor(init.input_type(0)) || !s || s->dtype() != DataType::kFloat32 || s->rank() != 1) return false;
+  if (!init.input_is(0, DataType::kFloat32) || !s || s->dtype() != DataType::kFloat32 || s->rank() != 1) return false;
   if (init.has_input(2)) {
     const Tensor* b = init.constant_input(2);
     if (!b || b->dtype() != DataType::kFloat32 || b->rank() != 1) return false;

@@ -121,8 +121,7 @@ class OnednnPool final : public ops::Kernel {
 };
 
 bool float_input(const ops::KernelInit& init) {
-  const ir::TypeInfo* t = init.input_type(0);
-  return t && t->kind == ir::TypeInfo::Kind::kTensor && t->dtype == DataType::kFloat32;
+  return init.input_is(0, DataType::kFloat32);
 }
 
 bool no_dilation(const ir::Node& n) {
