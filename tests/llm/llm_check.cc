@@ -1,11 +1,16 @@
 // Test driver for tests/llm/*.py: runs pare's GGUF and decoder code on files the Python tests
 // write and prints or saves results for them to compare with numpy/PyTorch.
 //   pare_llm_check dequant FILE      every tensor X with a sibling X.ref (f32) must match bit-exactly
+//   pare_llm_check logits MODEL OUT N_PROMPT TOK...   evaluates the first N_PROMPT tokens as one
+//       batch (logits of each), then the rest one at a time; writes all rows (f32) to OUT
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "llm/model.h"
 
 namespace {
 
@@ -35,10 +40,43 @@ int dequant(const char* path) {
   return bad ? 1 : 0;
 }
 
+int logits(int argc, char** argv) {
+  auto m = pare::llm::Model::load(argv[2]);
+  if (!m.ok()) {
+    std::cerr << m.status().to_string() << "\n";
+    return 1;
+  }
+  const int64_t n_prompt = std::atoll(argv[4]);
+  std::vector<int32_t> toks;
+  for (int i = 5; i < argc; ++i) toks.push_back(std::atoi(argv[i]));
+  auto ctx = pare::llm::Context::create(*m, 64);
+  if (!ctx.ok()) return 1;
+  const int64_t V = (*m)->config().n_vocab;
+  std::vector<float> out;
+  auto r = (*ctx)->eval(toks.data(), n_prompt, true);
+  if (!r.ok()) {
+    std::cerr << r.status().to_string() << "\n";
+    return 1;
+  }
+  out.insert(out.end(), *r, *r + n_prompt * V);
+  for (size_t i = n_prompt; i < toks.size(); ++i) {
+    auto s = (*ctx)->eval(&toks[i], 1);
+    if (!s.ok()) return 1;
+    out.insert(out.end(), *s, *s + V);
+  }
+  FILE* f = std::fopen(argv[3], "wb");
+  if (!f) return 1;
+  std::fwrite(out.data(), 4, out.size(), f);
+  std::fclose(f);
+  std::cout << "kernels " << pare::llm::active_kernels().name << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 3 && !std::strcmp(argv[1], "dequant")) return dequant(argv[2]);
+  if (argc >= 6 && !std::strcmp(argv[1], "logits")) return logits(argc, argv);
   std::cerr << "usage: pare_llm_check dequant FILE\n";
   return 2;
 }
