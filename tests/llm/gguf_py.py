@@ -175,3 +175,63 @@ def quantize(tn, x):
         out[:, 2:] = q[:, :16] | (q[:, 16:] << 4)
         return out.tobytes()
     raise ValueError(tn)
+
+
+def llama_tensors(rng, V, E, L, H, KVH, FF, wtype="f32", std=0.05, embd_type=None):
+    """Random llama weights in GGUF layout: list of (name, type, ne, raw)."""
+    HD = E // H
+    out = []
+
+    def mat(name, rows, cols, t, s=std):
+        w = (rng.standard_normal((rows, cols)) * s).astype(np.float32)
+        out.append((name, t, [cols, rows], quantize(t, w)))
+
+    mat("token_embd.weight", V, E, embd_type or wtype, 1.0)
+    out.append(("output_norm.weight", "f32", [E], np.ones(E, np.float32).tobytes()))
+    mat("output.weight", V, E, embd_type or wtype)
+    for i in range(L):
+        p = f"blk.{i}."
+        out.append((p + "attn_norm.weight", "f32", [E], np.ones(E, np.float32).tobytes()))
+        out.append((p + "ffn_norm.weight", "f32", [E], np.ones(E, np.float32).tobytes()))
+        mat(p + "attn_q.weight", H * HD, E, wtype)
+        mat(p + "attn_k.weight", KVH * HD, E, wtype)
+        mat(p + "attn_v.weight", KVH * HD, E, wtype)
+        mat(p + "attn_output.weight", E, H * HD, wtype)
+        mat(p + "ffn_gate.weight", FF, E, wtype)
+        mat(p + "ffn_up.weight", FF, E, wtype)
+        mat(p + "ffn_down.weight", E, FF, wtype)
+    return out
+
+
+def llama_kv(E, L, H, KVH, FF, ctx=2048, name="random-llama", ftype=0):
+    return [("general.architecture", STRING, "llama"), ("general.name", STRING, name),
+            ("general.file_type", U32, ftype),
+            ("llama.context_length", U32, ctx), ("llama.embedding_length", U32, E), ("llama.block_count", U32, L),
+            ("llama.feed_forward_length", U32, FF), ("llama.attention.head_count", U32, H),
+            ("llama.attention.head_count_kv", U32, KVH), ("llama.rope.freq_base", F32, 10000.0),
+            ("llama.rope.dimension_count", U32, E // H),
+            ("llama.attention.layer_norm_rms_epsilon", F32, 1e-5)]
+
+
+def spm_tokenizer_kv(tokens, merges):
+    """LLaMA SentencePiece metadata; score of a token = −rank of the first merge producing it."""
+    score = {}
+    for r, m in enumerate(merges):
+        a, b = m.split(" ", 1)
+        score.setdefault(a + b, -float(r))
+    scores = [score.get(t, -1e9) for t in tokens]
+    types = [2 if t == "<unk>" else 3 if t in ("<s>", "</s>") else 6 if (len(t) == 6 and t.startswith("<0x")) else 1
+             for t in tokens]
+    return [("tokenizer.ggml.model", STRING, "llama"), ("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)),
+            ("tokenizer.ggml.scores", ARRAY, (F32, scores)), ("tokenizer.ggml.token_type", ARRAY, (I32, types)),
+            ("tokenizer.ggml.bos_token_id", U32, 1), ("tokenizer.ggml.eos_token_id", U32, 2),
+            ("tokenizer.ggml.unknown_token_id", U32, 0), ("tokenizer.ggml.add_bos_token", BOOL, 1),
+            ("tokenizer.ggml.add_eos_token", BOOL, 0)]
+
+
+def bpe_tokenizer_kv(tokens, merges, pre, n_normal, bos, eos):
+    types = [1] * n_normal + [3] * (len(tokens) - n_normal)
+    return [("tokenizer.ggml.model", STRING, "gpt2"), ("tokenizer.ggml.pre", STRING, pre),
+            ("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)), ("tokenizer.ggml.token_type", ARRAY, (I32, types)),
+            ("tokenizer.ggml.merges", ARRAY, (STRING, merges)), ("tokenizer.ggml.bos_token_id", U32, bos),
+            ("tokenizer.ggml.eos_token_id", U32, eos), ("tokenizer.ggml.add_bos_token", BOOL, 1)]

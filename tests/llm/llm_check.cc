@@ -3,6 +3,8 @@
 //   pare_llm_check dequant FILE      every tensor X with a sibling X.ref (f32) must match bit-exactly
 //   pare_llm_check logits MODEL OUT N_PROMPT TOK...   evaluates the first N_PROMPT tokens as one
 //       batch (logits of each), then the rest one at a time; writes all rows (f32) to OUT
+//   pare_llm_check tokenize MODEL IN.json OUT.json [--special]   IN: array of strings; OUT: arrays
+//       of ids (no BOS/EOS added) and the decoded strings
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,10 @@
 
 #include "gguf/gguf.h"
 #include "llm/model.h"
+#include "llm/tokenizer.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -72,11 +78,30 @@ int logits(int argc, char** argv) {
   return 0;
 }
 
+int tokenize(int argc, char** argv) {
+  auto f = pare::gguf::File::open(argv[2]);
+  if (!f.ok()) return std::cerr << f.status().to_string() << "\n", 1;
+  auto tok = pare::llm::Tokenizer::from_gguf(**f);
+  if (!tok.ok()) return std::cerr << tok.status().to_string() << "\n", 1;
+  const bool special = argc > 5 && !std::strcmp(argv[5], "--special");
+  std::ifstream in(argv[3]);
+  nlohmann::json texts = nlohmann::json::parse(in), ids = nlohmann::json::array(), decoded = nlohmann::json::array();
+  for (const auto& t : texts) {
+    auto r = tok->encode(t.get<std::string>(), false, special);
+    if (!r.ok()) return std::cerr << r.status().to_string() << "\n", 1;
+    ids.push_back(*r);
+    decoded.push_back(tok->decode(*r, special));
+  }
+  std::ofstream(argv[4]) << nlohmann::json{{"ids", ids}, {"decoded", decoded}}.dump();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 3 && !std::strcmp(argv[1], "dequant")) return dequant(argv[2]);
   if (argc >= 6 && !std::strcmp(argv[1], "logits")) return logits(argc, argv);
+  if (argc >= 5 && !std::strcmp(argv[1], "tokenize")) return tokenize(argc, argv);
   std::cerr << "usage: pare_llm_check dequant FILE\n";
   return 2;
 }
