@@ -1,6 +1,6 @@
 // llama.cpp (through node-llama-cpp 3.21.1, CPU build) as the peer for pare's LLM tests and bench.
 //   node llama_cpp_peer.mjs NODE_MODULES tokenize MODEL CORPUS.json OUT.json [--special]
-//   node llama_cpp_peer.mjs NODE_MODULES greedy MODEL IDS.json N OUT.json     greedy continuation ids
+//   node llama_cpp_peer.mjs NODE_MODULES greedy MODEL PROMPTS.json N OUT.json   per prompt: BOS + ids, greedy continuation
 //   node llama_cpp_peer.mjs NODE_MODULES bench MODEL P N THREADS              prints one JSON line
 import fs from "node:fs";
 import path from "node:path";
@@ -16,16 +16,22 @@ if (cmd === "tokenize") {
   const special = flag === "--special";
   fs.writeFileSync(outPath, JSON.stringify({ ids: corpus.map((t) => Array.from(model.tokenize(t, special))) }));
 } else if (cmd === "greedy") {
-  const [idsPath, n, outPath] = rest;
+  const [promptsPath, n, outPath] = rest;
   const model = await llama.loadModel({ modelPath });
   const ctx = await model.createContext({ contextSize: 256, threads: 1, batchSize: 256 });
-  const seq = ctx.getSequence();
-  const out = [];
-  for await (const tok of seq.evaluate(JSON.parse(fs.readFileSync(idsPath, "utf8")), { temperature: 0 })) {
-    out.push(tok);
-    if (out.length >= Number(n)) break;
+  const results = [];
+  for (const prompt of JSON.parse(fs.readFileSync(promptsPath, "utf8"))) {
+    const seq = ctx.getSequence();
+    const ids = [model.tokens.bos, ...Array.from(model.tokenize(prompt, true))];
+    const out = [];
+    for await (const tok of seq.evaluate(ids, { temperature: 0 })) {
+      out.push(tok);
+      if (out.length >= Number(n)) break;
+    }
+    results.push({ prompt: ids, tokens: out });
+    seq.dispose();
   }
-  fs.writeFileSync(outPath, JSON.stringify(out));
+  fs.writeFileSync(outPath, JSON.stringify(results));
 } else if (cmd === "bench") {
   const [p, n, threads] = rest.map(Number);
   const model = await llama.loadModel({ modelPath });

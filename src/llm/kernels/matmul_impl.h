@@ -181,13 +181,16 @@ void quantize_acts_impl(const float* x, int64_t rows, int64_t k, QActs* out) {
     const float* v = x + i * 32;
     float amax = 0;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(v[j]));
-    const float d = amax / 127, id = d > 0 ? 1 / d : 0;
+    // As ggml's q8_0 rows: q = round-to-even(x·127/amax), the scale kept at half precision, so
+    // that greedy outputs match llama.cpp's token for token.
+    const float id = amax > 0 ? 127.0f / amax : 0.0f;
     int8_t* q = out->q.data() + i * 32;
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
       q[j] = static_cast<int8_t>(std::nearbyint(v[j] * id));
       sum += q[j];
     }
+    const float d = h2f(Float16::from_float(amax / 127));
     out->d[i] = d;
     out->ds[i] = d * static_cast<float>(sum);
   }
