@@ -81,6 +81,10 @@ class File {
 
   const Value* find(const std::string& key) const;
   const TensorInfo* tensor(const std::string& name) const;
+  bool mapped() const { return mapped_; }
+  // Lets the OS drop the mapped pages that lie wholly inside [P, P+N) (data that was copied
+  // elsewhere, e.g. repacked weights); reading them again re-reads the file. No-op unless mapped.
+  void drop_pages(const uint8_t* p, size_t n) const;
   // Typed getters: a missing key or a wrong type is an invalid-model error naming the key.
   Result<std::string> get_string(const std::string& key) const;
   Result<int64_t> get_int(const std::string& key) const;

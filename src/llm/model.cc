@@ -131,7 +131,25 @@ Status Model::build() {
     PARE_ASSIGN_OR_RETURN(l.bk, vec(f, p + "attn_k.bias", kv_dim, bias_required));
     PARE_ASSIGN_OR_RETURN(l.bv, vec(f, p + "attn_v.bias", kv_dim, bias_required));
   }
+  pack_weights();
   return ok_status();
+}
+
+// With the VNNI kernels, Q4_0/Q8_0 matrices are repacked 16 rows at a time; the source pages are
+// then released so that resident memory stays about the size of the file.
+void Model::pack_weights() {
+  if (&active_kernels() != &vnni::table()) return;
+  auto pack = [&](WeightRef& w, bool release) {
+    const int64_t n = vnni::packed_bytes(w);
+    if (n == 0) return;
+    packed_.emplace_back(n);
+    vnni::pack(w, packed_.back().data());
+    w.packed = packed_.back().data();
+    if (release) file_->drop_pages(w.data, static_cast<size_t>(w.n / 16 * 16 * w.row_bytes));
+  };
+  for (LayerWeights& l : layers_)
+    for (WeightRef* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) pack(*w, true);
+  pack(output_, output_.data != tok_embd_.data);  // a tied output still serves embedding rows
 }
 
 Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> model, int64_t n_ctx) {

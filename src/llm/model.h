@@ -50,12 +50,14 @@ class Model {
   friend class Context;
   Model() = default;
   Status build();
+  void pack_weights();
 
   std::shared_ptr<gguf::File> file_;
   ModelConfig cfg_;
   WeightRef tok_embd_, output_;
   std::vector<float> output_norm_, rope_factors_;
   std::vector<LayerWeights> layers_;
+  std::vector<std::vector<uint8_t>> packed_;  // repacked weights (see kernels.h), owned here
 };
 
 // One sequence: KV cache (f16) and scratch. Not thread-safe; one per concurrent sequence.

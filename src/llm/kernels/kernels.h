@@ -22,6 +22,7 @@ struct QActs {
   std::vector<int8_t> q;   // rows × k
   std::vector<float> d;    // rows × k/32 scales
   std::vector<float> ds;   // d × Σq of each block (for Q4_0's −8 offset)
+  std::vector<int32_t> sum;  // Σq of each block
 };
 
 // A weight matrix of N rows × K values in GGUF layout (row n contiguous, K = ne[0]).
@@ -30,6 +31,7 @@ struct WeightRef {
   const uint8_t* data = nullptr;
   int64_t n = 0, k = 0;
   int64_t row_bytes = 0;
+  const uint8_t* packed = nullptr;  // rows repacked for the VNNI tile kernel (packed_vnni.cc), if any
 };
 
 struct KernelTable {
@@ -51,6 +53,12 @@ inline bool uses_qacts(gguf::GgmlType t) { return t == gguf::GgmlType::kQ8_0 || 
 
 namespace generic { const KernelTable& table(); }
 namespace avx2 { const KernelTable& table(); }
-namespace vnni { const KernelTable& table(); }
+namespace vnni {
+const KernelTable& table();
+// Row-interleaved copies of Q4_0/Q8_0 weights (16 rows per tile); 0 bytes when not applicable.
+int64_t packed_bytes(const WeightRef& w);
+void pack(const WeightRef& w, uint8_t* dst);
+void packed_matmul(const WeightRef& w, const QActs& a, int64_t t, float* y);
+}  // namespace vnni
 
 }  // namespace pare::llm

@@ -176,6 +176,7 @@ void quantize_acts_impl(const float* x, int64_t rows, int64_t k, QActs* out) {
   out->q.resize(rows * k);
   out->d.resize(rows * nb);
   out->ds.resize(rows * nb);
+  out->sum.resize(rows * nb);
 #pragma omp parallel for schedule(static) if (rows * k >= 65536)
   for (int64_t i = 0; i < rows * nb; ++i) {
     const float* v = x + i * 32;
@@ -193,6 +194,7 @@ void quantize_acts_impl(const float* x, int64_t rows, int64_t k, QActs* out) {
     const float d = h2f(Float16::from_float(amax / 127));
     out->d[i] = d;
     out->ds[i] = d * static_cast<float>(sum);
+    out->sum[i] = sum;
   }
 }
 
@@ -215,18 +217,33 @@ void row_tile(const WeightRef& w, const uint8_t* row, const float* x, const QAct
   }
 }
 
+void matmul_rows(const WeightRef& w, int64_t n_begin, const float* x, const QActs* qa, int64_t T, float* y);
+
 void matmul_impl(const WeightRef& w, const float* x, const QActs* qa, int64_t T, float* y) {
+#if defined(__AVX512VNNI__)
+  if (w.packed && qa) {
+    vnni::packed_matmul(w, *qa, T, y);
+    const int64_t done = w.n / 16 * 16;
+    if (done < w.n) matmul_rows(w, done, x, qa, T, y);
+    return;
+  }
+#endif
+  matmul_rows(w, 0, x, qa, T, y);
+}
+
+// Rows [n_begin, N) of Y, row by row (Y keeps its full row stride N).
+void matmul_rows(const WeightRef& w, int64_t n_begin, const float* x, const QActs* qa, int64_t T, float* y) {
   const int64_t N = w.n;
   const bool needs_deq = !(uses_qacts(w.type) || w.type == GgmlType::kF32 || w.type == GgmlType::kF16);
   // Deq rows are dequantized once per (row, token tile); for those types tile tokens widely.
   const int64_t tile_n = T == 1 ? 1 : kTileN;
-  const int64_t n_tiles = (N + tile_n - 1) / tile_n;
+  const int64_t n_tiles = (N - n_begin + tile_n - 1) / tile_n;
 #pragma omp parallel
   {
     std::vector<float> deq(needs_deq ? w.k : 0);
 #pragma omp for schedule(static)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
-      const int64_t n0 = tile * tile_n, n1 = std::min(N, n0 + tile_n);
+      const int64_t n0 = n_begin + tile * tile_n, n1 = std::min(N, n0 + tile_n);
       for (int64_t t0 = 0; t0 < T; t0 += kTileT) {
         const int64_t nt = std::min<int64_t>(kTileT, T - t0);
         for (int64_t n = n0; n < n1; ++n) {
