@@ -188,7 +188,7 @@ void Context::attention(int64_t layer, int64_t T, const float* q, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const KernelTable& kt = *kern_;
   const int64_t n_past = n_past_, n_ctx = n_ctx_;
-#pragma omp parallel
+#pragma omp parallel if (T * c.n_head * (n_past + T) * hd >= (1 << 16))
   {
     std::vector<float> s(n_ctx);
 #pragma omp for schedule(static)

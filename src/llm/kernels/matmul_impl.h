@@ -238,7 +238,8 @@ void matmul_rows(const WeightRef& w, int64_t n_begin, const float* x, const QAct
   // Deq rows are dequantized once per (row, token tile); for those types tile tokens widely.
   const int64_t tile_n = T == 1 ? 1 : kTileN;
   const int64_t n_tiles = (N - n_begin + tile_n - 1) / tile_n;
-#pragma omp parallel
+  // Small products run on the calling thread: a fork/join costs more than they do.
+#pragma omp parallel if ((N - n_begin) * w.k * T >= (1 << 18))
   {
     std::vector<float> deq(needs_deq ? w.k : 0);
 #pragma omp for schedule(static)
