@@ -5,6 +5,7 @@
 //       batch (logits of each), then the rest one at a time; writes all rows (f32) to OUT
 //   pare_llm_check tokenize MODEL IN.json OUT.json [--special]   IN: array of strings; OUT: arrays
 //       of ids (no BOS/EOS added) and the decoded strings
+//   pare_llm_check quantize IN OUT TYPE   requantizes IN's matrices to TYPE (llm::quantize_gguf)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "gguf/gguf.h"
 #include "llm/model.h"
+#include "llm/quantize.h"
 #include "llm/tokenizer.h"
 
 #include <fstream>
@@ -96,12 +98,22 @@ int tokenize(int argc, char** argv) {
   return 0;
 }
 
+int quantize(char** argv) {
+  auto t = pare::gguf::parse_type(argv[4]);
+  if (!t.ok()) return std::cerr << t.status().to_string() << "\n", 1;
+  auto r = pare::llm::quantize_gguf(argv[2], argv[3], *t);
+  if (!r.ok()) return std::cerr << r.status().to_string() << "\n", 1;
+  std::cout << r->quantized << " matrices quantized, " << r->kept << " tensors kept; " << r->bytes_in << " -> " << r->bytes_out << " bytes\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 3 && !std::strcmp(argv[1], "dequant")) return dequant(argv[2]);
   if (argc >= 6 && !std::strcmp(argv[1], "logits")) return logits(argc, argv);
   if (argc >= 5 && !std::strcmp(argv[1], "tokenize")) return tokenize(argc, argv);
+  if (argc >= 5 && !std::strcmp(argv[1], "quantize")) return quantize(argv);
   std::cerr << "usage: pare_llm_check dequant FILE\n";
   return 2;
 }

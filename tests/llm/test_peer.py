@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NM = os.path.join(HERE, "..", "..", "bench", "llm", "node_modules")
 PROMPTS = ["Once upon a time", "The capital of France is", "def fibonacci(n):"]
 N_GEN = 24
-TIE = {"f32": 1e-3, "f16": 1e-3, "q8_0": 0.02, "q4_0": 0.02}  # of the median max−median logit spread
+TIE = {"f32": 1e-3, "f16": 1e-3, "q8_0": 0.02, "q4_0": 0.02, "q4_k": 0.05, "q6_k": 0.05}  # of the median max−median logit spread; K-quants: llama.cpp uses int8 activations per 256
 CASE_TYPES = os.environ.get("PEER_TYPES", "f32,q8_0,q4_0").split(",")
 
 
@@ -38,7 +38,9 @@ def main():
     subprocess.run([node, os.path.join(HERE, "js_tokenizers.mjs"), NM, corpus, js_out], check=True)
     js = json.load(open(js_out))
     dims = (256, 2, 8, 2, 512)
-    cases = [("llama", t) for t in CASE_TYPES] + [("llama3", "q8_0")]
+    # q4_k / q6_k files are made from the f32 one by pare's requantizer (llm::quantize_gguf),
+    # which also checks that llama.cpp reads what pare writes.
+    cases = [("llama", t) for t in CASE_TYPES] + [("llama", "q4_k"), ("llama", "q6_k"), ("llama3", "q8_0")]
     fails = n_equal = 0
     for vocab, wt in cases:
         rng = np.random.default_rng(11)
@@ -46,7 +48,10 @@ def main():
         tok_kv = (G.spm_tokenizer_kv(tokens, merges) if vocab == "llama" else
                   G.bpe_tokenizer_kv(tokens, merges, "llama-bpe", 128000, 128000, 128009))
         path = os.path.join(work, f"peer_{vocab}_{wt}.gguf")
-        G.write_gguf(path, G.llama_kv(*dims) + tok_kv, G.llama_tensors(rng, len(tokens), *dims, wtype=wt, std=0.08))
+        if wt in ("q4_k", "q6_k"):
+            subprocess.run([check, "quantize", os.path.join(work, f"peer_{vocab}_f32.gguf"), path, wt], check=True, capture_output=True)
+        else:
+            G.write_gguf(path, G.llama_kv(*dims) + tok_kv, G.llama_tensors(rng, len(tokens), *dims, wtype=wt, std=0.08))
         prompts_path = os.path.join(work, "peer_prompts.json")
         json.dump(PROMPTS, open(prompts_path, "w"))
         out = os.path.join(work, "peer_out.json")
