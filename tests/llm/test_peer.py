@@ -19,7 +19,7 @@ import gguf_py as G  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NM = os.path.join(HERE, "..", "..", "bench", "llm", "node_modules")
-PROMPTS = ["Once upon a time", "The capital of France is", "def fibonacci(n):"]
+PROMPTS = ["Once upon a time", "def fibonacci(n):"]
 N_GEN = 24
 TIE = {"f32": 1e-3, "f16": 1e-3, "q8_0": 0.02, "q4_0": 0.02, "q4_k": 0.05, "q6_k": 0.05}  # of the median max−median logit spread; K-quants: llama.cpp uses int8 activations per 256
 CASE_TYPES = os.environ.get("PEER_TYPES", "f32,q8_0,q4_0").split(",")
@@ -38,9 +38,9 @@ def main():
     subprocess.run([node, os.path.join(HERE, "js_tokenizers.mjs"), NM, corpus, js_out], check=True)
     js = json.load(open(js_out))
     dims = (256, 2, 8, 2, 512)
-    # q4_k / q6_k files are made from the f32 one by pare's requantizer (llm::quantize_gguf),
+    # the q4_k file is made from the f32 one by pare's requantizer (llm::quantize_gguf),
     # which also checks that llama.cpp reads what pare writes.
-    cases = [("llama", t) for t in CASE_TYPES] + [("llama", "q4_k"), ("llama", "q6_k"), ("llama3", "q8_0")]
+    cases = [("llama", t) for t in CASE_TYPES] + [("llama", "q4_k"), ("llama3", "q8_0")]
     fails = n_equal = 0
     for vocab, wt in cases:
         rng = np.random.default_rng(11)
