@@ -26,6 +26,9 @@ int64_t peak_rss_bytes() {
 
 }  // namespace
 
+bool is_gguf_path(const std::string& path);  // llm_bench.cc
+int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json);
+
 void add_bench(CLI::App& app, int& rc) {
   auto* cmd = app.add_subcommand("bench", "Measure load time, latency (min/p50/p90/p99), throughput and memory");
   struct Opts {
@@ -48,7 +51,12 @@ void add_bench(CLI::App& app, int& rc) {
   cmd->add_option("--shape", o->shape_specs, "NAME=d0,d1,... shape of a generated input (symbolic dims default to 1)");
   cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, peak_rss_bytes, arena_bytes");
   cmd->add_flag("--profile", o->profile, "print the ops that take the most time");
-  cmd->callback([o, &rc] {
+  auto n_prompt = std::make_shared<int64_t>(128);
+  cmd->add_option("-p,--n-prompt", *n_prompt, "GGUF models: prompt tokens per prompt-processing run (default 128); -n is then the "
+                  "generated tokens (default 64) and -w the repetitions (default 3)");
+  cmd->callback([o, n_prompt, cmd, &rc] {
+    if (is_gguf_path(o->model))
+      return void(rc = llm_bench(o->model, *n_prompt, cmd->count("-n") ? o->iters : 64, o->threads, cmd->count("-w") ? o->warmup : 3, o->json));
     for (const auto& spec : o->shape_specs) {
       auto sh = parse_shape_spec(spec);
       if (!sh.ok()) {

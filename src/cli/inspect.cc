@@ -9,6 +9,8 @@
 #include "passes/pass.h"
 
 namespace pare::cli {
+bool is_gguf_path(const std::string& path);  // llm_bench.cc
+int llm_inspect(const std::string& path, bool json);
 namespace {
 
 // Known extents of a value's static shape, or empty if any is unknown.
@@ -76,6 +78,7 @@ void add_inspect(CLI::App& app, int& rc) {
   cmd->add_option("MODEL", *path, "ONNX model file")->required();
   cmd->add_flag("--json", *json, "print one JSON object instead of text");
   cmd->callback([path, json, &rc] {
+    if (is_gguf_path(*path)) return void(rc = llm_inspect(*path, *json));
     auto m = onnx::load_model(*path);
     if (!m.ok()) {
       rc = report(m.status());

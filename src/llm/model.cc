@@ -1,0 +1,298 @@
+#include "llm/model.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace pare::llm {
+namespace {
+
+Result<WeightRef> weight(const gguf::File& f, const std::string& name, int64_t k, int64_t n) {
+  const gguf::TensorInfo* t = f.tensor(name);
+  if (!t) return invalid_model("gguf: missing tensor '{}'", name);
+  const int64_t rows = t->ne.size() >= 2 ? t->ne[1] : 1;
+  if (t->ne.size() > 2 || t->ne.empty() || t->ne[0] != k || rows != n)
+    return invalid_model("gguf: tensor '{}' has shape [{}], expected [{}, {}]", name, fmt::join(t->ne, ", "), k, n);
+  const gguf::TypeTraits* tr = gguf::type_traits(static_cast<uint32_t>(t->type));
+  if (!tr->supported) return unsupported("gguf: tensor '{}' has type {}, which pare cannot compute with", name, tr->name);
+  WeightRef w;
+  w.type = t->type;
+  w.data = t->data;
+  w.k = k;
+  w.n = n;
+  w.row_bytes = gguf::row_bytes(t->type, k);
+  return w;
+}
+
+Result<std::vector<float>> vec(const gguf::File& f, const std::string& name, int64_t n, bool required = true) {
+  const gguf::TensorInfo* t = f.tensor(name);
+  if (!t) {
+    if (!required) return std::vector<float>{};
+    return invalid_model("gguf: missing tensor '{}'", name);
+  }
+  if (t->n_elements() != n) return invalid_model("gguf: tensor '{}' has {} values, expected {}", name, t->n_elements(), n);
+  std::vector<float> v(n);
+  PARE_RETURN_IF_ERROR(gguf::dequantize(t->type, t->data, v.data(), n));
+  return v;
+}
+
+void rms_norm(const float* x, const float* g, float* y, int64_t n, double eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float s = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s * g[i];
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Model>> Model::load(const std::string& path) {
+  PARE_ASSIGN_OR_RETURN(auto f, gguf::File::open(path));
+  auto m = from_file(std::move(f));
+  if (!m.ok()) return m.status().with_context(fmt::format("while loading {}", path));
+  return m;
+}
+
+Result<std::shared_ptr<Model>> Model::from_file(std::shared_ptr<gguf::File> file) {
+  std::shared_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  PARE_RETURN_IF_ERROR(m->build());
+  return m;
+}
+
+uint64_t Model::weight_bytes() const {
+  uint64_t n = 0;
+  for (const auto& t : file_->tensors()) n += t.nbytes;
+  return n;
+}
+
+Status Model::build() {
+  const gguf::File& f = *file_;
+  ModelConfig& c = cfg_;
+  PARE_ASSIGN_OR_RETURN(c.arch, f.get_string("general.architecture"));
+  if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "mistral")
+    return unsupported("gguf: architecture '{}' (pare runs llama, mistral and qwen2)", c.arch);
+  const std::string a = c.arch + ".";
+  c.name = f.get_string_or("general.name", "");
+  PARE_ASSIGN_OR_RETURN(c.n_embd, f.get_int(a + "embedding_length"));
+  PARE_ASSIGN_OR_RETURN(c.n_layer, f.get_int(a + "block_count"));
+  PARE_ASSIGN_OR_RETURN(c.n_ff, f.get_int(a + "feed_forward_length"));
+  PARE_ASSIGN_OR_RETURN(c.n_head, f.get_int(a + "attention.head_count"));
+  c.n_head_kv = f.get_int_or(a + "attention.head_count_kv", c.n_head);
+  c.n_ctx_train = f.get_int_or(a + "context_length", 2048);
+  c.rope_base = f.get_float_or(a + "rope.freq_base", 10000.0);
+  c.rms_eps = f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-5);
+  const std::string scaling = f.get_string_or(a + "rope.scaling.type", "none");
+  if (scaling == "linear") {
+    c.rope_scale = f.get_float_or(a + "rope.scaling.factor", 1.0);
+  } else if (scaling != "none") {
+    return unsupported("gguf: rope scaling '{}' (pare supports none and linear)", scaling);
+  }
+  if (c.n_embd <= 0 || c.n_layer <= 0 || c.n_ff <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.n_layer > 4096 ||
+      c.n_head % c.n_head_kv != 0 || c.n_embd % c.n_head != 0)
+    return invalid_model("gguf: inconsistent hyper-parameters: embedding {}, layers {}, ffn {}, heads {}, kv heads {}", c.n_embd,
+                         c.n_layer, c.n_ff, c.n_head, c.n_head_kv);
+  c.head_dim = f.get_int_or(a + "attention.key_length", c.n_embd / c.n_head);
+  c.n_rot = f.get_int_or(a + "rope.dimension_count", c.head_dim);
+  if (c.head_dim <= 0 || c.head_dim > 1024 || c.n_rot <= 0 || c.n_rot > c.head_dim || c.n_rot % 2)
+    return invalid_model("gguf: head dim {} / rope dims {} are invalid", c.head_dim, c.n_rot);
+  if (!(c.rope_base > 0) || !(c.rope_scale > 0) || !(c.rms_eps >= 0))
+    return invalid_model("gguf: rope base {}, rope scale {}, rms eps {} must be positive", c.rope_base, c.rope_scale, c.rms_eps);
+  c.rope_neox = c.arch == "qwen2";
+
+  const gguf::TensorInfo* te = f.tensor("token_embd.weight");
+  if (!te) return invalid_model("gguf: missing tensor 'token_embd.weight'");
+  if (te->ne.size() != 2) return invalid_model("gguf: token_embd.weight must be 2-D");
+  c.n_vocab = te->ne[1];
+  PARE_ASSIGN_OR_RETURN(tok_embd_, weight(f, "token_embd.weight", c.n_embd, c.n_vocab));
+  if (f.tensor("output.weight")) {
+    PARE_ASSIGN_OR_RETURN(output_, weight(f, "output.weight", c.n_embd, c.n_vocab));
+  } else {
+    output_ = tok_embd_;
+  }
+  PARE_ASSIGN_OR_RETURN(output_norm_, vec(f, "output_norm.weight", c.n_embd));
+  PARE_ASSIGN_OR_RETURN(rope_factors_, vec(f, "rope_freqs.weight", c.n_rot / 2, false));
+  const int64_t q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
+  layers_.resize(c.n_layer);
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    LayerWeights& l = layers_[i];
+    const std::string p = fmt::format("blk.{}.", i);
+    PARE_ASSIGN_OR_RETURN(l.attn_norm, vec(f, p + "attn_norm.weight", c.n_embd));
+    PARE_ASSIGN_OR_RETURN(l.ffn_norm, vec(f, p + "ffn_norm.weight", c.n_embd));
+    PARE_ASSIGN_OR_RETURN(l.wq, weight(f, p + "attn_q.weight", c.n_embd, q_dim));
+    PARE_ASSIGN_OR_RETURN(l.wk, weight(f, p + "attn_k.weight", c.n_embd, kv_dim));
+    PARE_ASSIGN_OR_RETURN(l.wv, weight(f, p + "attn_v.weight", c.n_embd, kv_dim));
+    PARE_ASSIGN_OR_RETURN(l.wo, weight(f, p + "attn_output.weight", q_dim, c.n_embd));
+    PARE_ASSIGN_OR_RETURN(l.gate, weight(f, p + "ffn_gate.weight", c.n_embd, c.n_ff));
+    PARE_ASSIGN_OR_RETURN(l.up, weight(f, p + "ffn_up.weight", c.n_embd, c.n_ff));
+    PARE_ASSIGN_OR_RETURN(l.down, weight(f, p + "ffn_down.weight", c.n_ff, c.n_embd));
+    const bool bias_required = c.arch == "qwen2";
+    PARE_ASSIGN_OR_RETURN(l.bq, vec(f, p + "attn_q.bias", q_dim, bias_required));
+    PARE_ASSIGN_OR_RETURN(l.bk, vec(f, p + "attn_k.bias", kv_dim, bias_required));
+    PARE_ASSIGN_OR_RETURN(l.bv, vec(f, p + "attn_v.bias", kv_dim, bias_required));
+  }
+  pack_weights();
+  return ok_status();
+}
+
+// With the VNNI kernels, Q4_0/Q8_0 matrices are repacked 16 rows at a time; the source pages are
+// then released so that resident memory stays about the size of the file.
+void Model::pack_weights() {
+  if (&active_kernels() != &vnni::table()) return;
+  auto pack = [&](WeightRef& w, bool release) {
+    const int64_t n = vnni::packed_bytes(w);
+    if (n == 0) return;
+    packed_.emplace_back(n);
+    vnni::pack(w, packed_.back().data());
+    w.packed = packed_.back().data();
+    if (release) file_->drop_pages(w.data, static_cast<size_t>(w.n / 16 * 16 * w.row_bytes));
+  };
+  for (LayerWeights& l : layers_)
+    for (WeightRef* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) pack(*w, true);
+  pack(output_, output_.data != tok_embd_.data);  // a tied output still serves embedding rows
+}
+
+Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> model, int64_t n_ctx) {
+  const ModelConfig& c = model->config();
+  if (n_ctx <= 0) n_ctx = std::min<int64_t>(c.n_ctx_train, 4096);
+  if (n_ctx > (int64_t{1} << 20)) return invalid_input("context of {} tokens is too large (at most 2^20)", n_ctx);
+  std::unique_ptr<Context> ctx(new Context());
+  ctx->model_ = std::move(model);
+  ctx->kern_ = &active_kernels();
+  ctx->n_ctx_ = n_ctx;
+  const int64_t kv = c.n_layer * n_ctx * c.n_head_kv * c.head_dim;
+  ctx->k_.assign(kv, 0);
+  ctx->v_.assign(kv, 0);
+  return ctx;
+}
+
+void Context::truncate(int64_t n_past) { n_past_ = std::clamp<int64_t>(n_past, 0, n_past_); }
+
+void Context::matmul(const WeightRef& w, const float* x, int64_t T, float* y, bool reuse_acts) {
+  const QActs* qa = nullptr;
+  if (uses_qacts(w.type)) {
+    if (!(reuse_acts && qa_src_ == x && qa_.k == w.k && qa_.rows == T)) {
+      kern_->quantize_acts(x, T, w.k, &qa_);
+      qa_src_ = x;
+    }
+    qa = &qa_;
+  }
+  kern_->matmul(w, x, qa, T, y);
+}
+
+void Context::attention(int64_t layer, int64_t T, const float* q, float* out) {
+  const ModelConfig& c = model_->config();
+  const int64_t hd = c.head_dim, kv_dim = c.n_head_kv * hd, group = c.n_head / c.n_head_kv;
+  const uint16_t* K = k_.data() + layer * n_ctx_ * kv_dim;
+  const uint16_t* V = v_.data() + layer * n_ctx_ * kv_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const KernelTable& kt = *kern_;
+  const int64_t n_past = n_past_, n_ctx = n_ctx_;
+#pragma omp parallel if (T * c.n_head * (n_past + T) * hd >= (1 << 16))
+  {
+    std::vector<float> s(n_ctx);
+#pragma omp for schedule(static)
+    for (int64_t th = 0; th < T * c.n_head; ++th) {
+      const int64_t t = th / c.n_head, h = th % c.n_head, kvh = h / group;
+      const int64_t n_keys = n_past + t + 1;  // causal: positions ≤ this token's
+      const float* qv = q + t * c.n_head * hd + h * hd;
+      float mx = -INFINITY;
+      for (int64_t p = 0; p < n_keys; ++p) {
+        s[p] = kt.dot_f16(K + p * kv_dim + kvh * hd, qv, hd) * scale;
+        mx = std::max(mx, s[p]);
+      }
+      float sum = 0;
+      for (int64_t p = 0; p < n_keys; ++p) sum += (s[p] = std::exp(s[p] - mx));
+      float* o = out + t * c.n_head * hd + h * hd;
+      std::fill(o, o + hd, 0.0f);
+      const float inv = 1.0f / sum;
+      for (int64_t p = 0; p < n_keys; ++p) kt.axpy_f16(s[p] * inv, V + p * kv_dim + kvh * hd, o, hd);
+    }
+  }
+}
+
+Result<const float*> Context::eval(const int32_t* tokens, int64_t T, bool all_logits) {
+  const Model& m = *model_;
+  const ModelConfig& c = m.config();
+  if (T <= 0) return invalid_input("eval: no tokens");
+  if (n_past_ + T > n_ctx_)
+    return invalid_input("{} tokens do not fit in the context: {} already used of {}", T, n_past_, n_ctx_);
+  for (int64_t t = 0; t < T; ++t)
+    if (tokens[t] < 0 || tokens[t] >= c.n_vocab) return invalid_input("token id {} is outside the vocabulary (0..{})", tokens[t], c.n_vocab - 1);
+  const int64_t E = c.n_embd, hd = c.head_dim, q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd;
+  x_.resize(T * E);
+  h_.resize(T * std::max(E, q_dim));
+  q_.resize(T * q_dim);
+  k_cur_.resize(T * kv_dim);
+  v_cur_.resize(T * kv_dim);
+  attn_.resize(T * q_dim);
+  gate_.resize(T * c.n_ff);
+  up_.resize(T * c.n_ff);
+  for (int64_t t = 0; t < T; ++t)
+    PARE_RETURN_IF_ERROR(gguf::dequantize(m.tok_embd_.type, m.tok_embd_.data + tokens[t] * m.tok_embd_.row_bytes, &x_[t * E], E));
+
+  // RoPE angles per (token, pair): θᵢ = pos/scale · base^(−2i/n_rot) / fᵢ.
+  const int64_t n_pairs = c.n_rot / 2;
+  std::vector<float> cosv(T * n_pairs), sinv(T * n_pairs);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < n_pairs; ++i) {
+      double theta = (n_past_ + t) / c.rope_scale * std::pow(c.rope_base, -2.0 * i / c.n_rot);
+      if (!m.rope_factors_.empty()) theta /= m.rope_factors_[i];
+      cosv[t * n_pairs + i] = static_cast<float>(std::cos(theta));
+      sinv[t * n_pairs + i] = static_cast<float>(std::sin(theta));
+    }
+  auto rope = [&](float* v, int64_t heads) {
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < heads; ++h) {
+        float* x = v + (t * heads + h) * hd;
+        for (int64_t i = 0; i < n_pairs; ++i) {
+          const int64_t i0 = c.rope_neox ? i : 2 * i, i1 = c.rope_neox ? i + hd / 2 : 2 * i + 1;
+          const float cs = cosv[t * n_pairs + i], sn = sinv[t * n_pairs + i];
+          const float a = x[i0], b = x[i1];
+          x[i0] = a * cs - b * sn;
+          x[i1] = a * sn + b * cs;
+        }
+      }
+  };
+  if (c.rope_neox && c.n_rot != hd) return unsupported("partial rotary dims with neox-style rope");
+
+  for (int64_t li = 0; li < c.n_layer; ++li) {
+    const LayerWeights& L = m.layers_[li];
+    for (int64_t t = 0; t < T; ++t) rms_norm(&x_[t * E], L.attn_norm.data(), &h_[t * E], E, c.rms_eps);
+    matmul(L.wq, h_.data(), T, q_.data(), false);
+    matmul(L.wk, h_.data(), T, k_cur_.data(), true);
+    matmul(L.wv, h_.data(), T, v_cur_.data(), true);
+    if (!L.bq.empty())
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t i = 0; i < q_dim; ++i) q_[t * q_dim + i] += L.bq[i];
+        for (int64_t i = 0; i < kv_dim; ++i) k_cur_[t * kv_dim + i] += L.bk[i], v_cur_[t * kv_dim + i] += L.bv[i];
+      }
+    rope(q_.data(), c.n_head);
+    rope(k_cur_.data(), c.n_head_kv);
+    uint16_t* K = k_.data() + (li * n_ctx_ + n_past_) * kv_dim;
+    uint16_t* V = v_.data() + (li * n_ctx_ + n_past_) * kv_dim;
+    kern_->store_f16(k_cur_.data(), K, T * kv_dim);
+    kern_->store_f16(v_cur_.data(), V, T * kv_dim);
+    attention(li, T, q_.data(), attn_.data());
+    matmul(L.wo, attn_.data(), T, h_.data(), false);
+    for (int64_t i = 0; i < T * E; ++i) x_[i] += h_[i];
+
+    for (int64_t t = 0; t < T; ++t) rms_norm(&x_[t * E], L.ffn_norm.data(), &h_[t * E], E, c.rms_eps);
+    matmul(L.gate, h_.data(), T, gate_.data(), false);
+    matmul(L.up, h_.data(), T, up_.data(), true);
+    for (int64_t i = 0; i < T * c.n_ff; ++i) {
+      const float g = gate_[i];
+      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+    }
+    matmul(L.down, gate_.data(), T, h_.data(), false);
+    for (int64_t i = 0; i < T * E; ++i) x_[i] += h_[i];
+  }
+  const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
+  for (int64_t t = first; t < T; ++t) rms_norm(&x_[t * E], m.output_norm_.data(), &h_[(t - first) * E], E, c.rms_eps);
+  logits_.resize(rows * c.n_vocab);
+  matmul(m.output_, h_.data(), rows, logits_.data(), false);
+  n_past_ += T;
+  return logits_.data();
+}
+
+}  // namespace pare::llm

@@ -1,0 +1,92 @@
+// Llama-family decoder built from GGUF metadata: llama (also mistral-style files) and qwen2.
+//
+//   x = embed(tokens)
+//   per layer:  h = RMSNorm(x)·γ₁;  q,k,v = h·Wq (+bq), h·Wk (+bk), h·Wv (+bv)   (biases: qwen2)
+//               q,k = RoPE(q,k, pos)  — llama files: adjacent pairs (x₂ᵢ, x₂ᵢ₊₁) (the converter
+//               permuted Wq/Wk); qwen2: halves (xᵢ, xᵢ₊d/2). θᵢ = pos/scale · base^(−2i/n_rot) / fᵢ
+//               attn = softmax(q·Kᵀ/√d + causal mask)·V, KV head = head / (n_head / n_head_kv)
+//               x += attn·Wo;  h = RMSNorm(x)·γ₂;  x += (SiLU(h·Wgate) ⊙ h·Wup)·Wdown
+//   logits = RMSNorm(x)·γ·Wout  (Wout = token_embd when output.weight is absent)
+//
+// Weights stay in the mapped file (zero-copy); only norm vectors and biases are copied to f32.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "llm/kernels/kernels.h"
+
+namespace pare::llm {
+
+struct ModelConfig {
+  std::string arch;  // "llama" | "qwen2"
+  std::string name;
+  int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_ff = 0;
+  int64_t n_ctx_train = 0, n_rot = 0;
+  double rope_base = 10000, rope_scale = 1, rms_eps = 1e-5;
+  bool rope_neox = false;
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
+  WeightRef wq, wk, wv, wo, gate, up, down;
+};
+
+class Model {
+ public:
+  // Opens PATH and builds the model; every required key and tensor (names, shapes, types) is
+  // checked, and a missing or wrong one is an invalid-model error naming it.
+  static Result<std::shared_ptr<Model>> load(const std::string& path);
+  static Result<std::shared_ptr<Model>> from_file(std::shared_ptr<gguf::File> file);
+
+  const ModelConfig& config() const { return cfg_; }
+  const gguf::File& file() const { return *file_; }
+  const std::shared_ptr<gguf::File>& file_ptr() const { return file_; }
+  uint64_t weight_bytes() const;  // bytes of all tensors in the file
+
+ private:
+  friend class Context;
+  Model() = default;
+  Status build();
+  void pack_weights();
+
+  std::shared_ptr<gguf::File> file_;
+  ModelConfig cfg_;
+  WeightRef tok_embd_, output_;
+  std::vector<float> output_norm_, rope_factors_;
+  std::vector<LayerWeights> layers_;
+  std::vector<std::vector<uint8_t>> packed_;  // repacked weights (see kernels.h), owned here
+};
+
+// One sequence: KV cache (f16) and scratch. Not thread-safe; one per concurrent sequence.
+class Context {
+ public:
+  static Result<std::unique_ptr<Context>> create(std::shared_ptr<const Model> model, int64_t n_ctx);
+
+  // Runs TOKENS at positions n_past()… and appends them to the cache. Returns the logits of the
+  // last token (n_vocab floats), or of every token (rows × n_vocab) with ALL_LOGITS. The pointer
+  // stays valid until the next call.
+  Result<const float*> eval(const int32_t* tokens, int64_t n, bool all_logits = false);
+  int64_t n_past() const { return n_past_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  void truncate(int64_t n_past);  // forget positions ≥ n_past (≤ current)
+  uint64_t kv_bytes() const { return static_cast<uint64_t>(k_.size() + v_.size()) * 2; }
+  const Model& model() const { return *model_; }
+
+ private:
+  Context() = default;
+  void attention(int64_t layer, int64_t T, const float* q, float* out);
+  void matmul(const WeightRef& w, const float* x, int64_t T, float* y, bool reuse_acts);
+
+  std::shared_ptr<const Model> model_;
+  const KernelTable* kern_ = nullptr;
+  int64_t n_ctx_ = 0, n_past_ = 0;
+  std::vector<uint16_t> k_, v_;  // [layer][pos][n_head_kv·head_dim]
+  std::vector<float> x_, h_, q_, k_cur_, v_cur_, attn_, gate_, up_, logits_, scores_;
+  QActs qa_;
+  const float* qa_src_ = nullptr;  // what qa_ currently holds
+};
+
+}  // namespace pare::llm
