@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   pare::cli::add_ops(app, rc);
   pare::cli::add_bench(app, rc);
   pare::cli::add_optimize(app, rc);
+  pare::cli::add_train(app, rc);
+  pare::cli::add_distill(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
