@@ -145,6 +145,25 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
   PARE_RETURN_IF_ERROR(validate_data(model, train, "training data"));
   if (val) PARE_RETURN_IF_ERROR(validate_data(model, *val, "validation data"));
 
+  // Class count: the output's static shape, else one forward run on the first sample.
+  int64_t k = static_classes(model);
+  if (k <= 0) {
+    PARE_ASSIGN_OR_RETURN(auto probe_model, clone_model(model));
+    PARE_ASSIGN_OR_RETURN(auto probe, runtime::Session::create(std::move(probe_model)));
+    Shape s1 = train.x.shape();
+    s1[0] = 1;
+    PARE_ASSIGN_OR_RETURN(Tensor x1, Tensor::create(DataType::kFloat32, s1));
+    std::copy_n(train.x.data<float>(), x1.numel(), x1.data<float>());
+    PARE_ASSIGN_OR_RETURN(auto out, probe->run({{probe->inputs()[0].name, RunValue(x1)}}));
+    if (out[0].tensor.rank() != 2) return invalid_model("output must be logits [batch, classes], got {}", out[0].tensor.type_string());
+    k = out[0].tensor.dim(1);
+    for (const eval::Dataset* d : {&train, val}) {
+      for (int64_t i = 0; d && i < d->size(); ++i) {
+        const int64_t label = d->y.data<int64_t>()[i];
+        if (label >= k) return invalid_input("{}: label {} of sample {} is out of range [0, {})", d == &train ? "training data" : "validation data", label, i, k);
+      }
+    }
+  }
   TrainGraphOptions go;
   go.loss = o.loss;
   go.temperature = o.teacher ? o.temperature : 0;
@@ -226,10 +245,6 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
       if (o.teacher) {
         PARE_ASSIGN_OR_RETURN(teacher_logits, o.teacher(x, idx));
       }
-      // Class count: from the teacher, the static output type, or a first run's logits.
-      int64_t k = static_classes(model);
-      if (k <= 0 && teacher_logits.defined()) k = teacher_logits.dim(1);
-      if (k <= 0) return unsupported("the model's output must have a static class dimension");
       if (o.loss == LossKind::kMse) {
         PARE_ASSIGN_OR_RETURN(target, Tensor::create(DataType::kFloat32, {n, k}));
         for (int64_t i = 0; i < n; ++i) target.data<float>()[i * k + y.data<int64_t>()[i]] = 1.0f;

@@ -70,11 +70,15 @@ ir::Value* typed_input(ir::Graph& g, const std::string& name, DataType dt, std::
 }
 
 Status rewrite_training_ops(ir::Graph& g, TrainingGraph& tg) {
-  std::vector<ir::Node*> bns, drops;
+  std::vector<ir::Node*> bns, drops, pools;
   for (const auto& n : g.nodes()) {
     if (!n->domain().empty() && n->domain() != "ai.onnx") continue;
     if (n->op_type() == "BatchNormalization") bns.push_back(n.get());
     if (n->op_type() == "Dropout") drops.push_back(n.get());
+    if (n->op_type() == "MaxPool" && n->attr_ints("kernel_shape").size() == 2 && n->attr_int("storage_order", 0) == 0 &&
+        n->attr_ints("dilations", {1, 1}) == std::vector<int64_t>{1, 1} && (!n->output(1) || n->output(1)->uses().empty())) {
+      pools.push_back(n.get());
+    }
   }
   for (ir::Node* n : bns) {
     if (!n->input(3) || !n->input(3)->initializer() || !n->input(4) || !n->input(4)->initializer()) {
@@ -96,6 +100,22 @@ Status rewrite_training_ops(ir::Graph& g, TrainingGraph& tg) {
     PARE_RETURN_IF_ERROR(g.erase_node(n));
     g.outputs().push_back(mean);
     g.outputs().push_back(var);
+  }
+  for (ir::Node* n : pools) {
+    const std::string base = "pare_train/maxpool/" + (n->name().empty() ? n->output(0)->name() : n->name());
+    ir::Value* ny = g.add_value(g.unique_name(base + "/y"));
+    ir::Value* arg = g.add_value(g.unique_name(base + "/argmax"));
+    ir::Node* t = g.add_node("MaxPoolTrain", {n->input(0)}, {ny, arg}, ops::kPareDomain, base);
+    for (const char* k : {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode"}) {
+      if (const ir::Attribute* a = n->attr(k)) {
+        ir::Attribute c;
+        c.type = a->type, c.i = a->i, c.s = a->s, c.ints = a->ints;
+        t->attributes()[k] = std::move(c);
+      }
+    }
+    g.replace_all_uses(n->output(0), ny);
+    for (size_t i = 0; i < n->inputs().size(); ++i) n->set_input(i, nullptr);
+    PARE_RETURN_IF_ERROR(g.erase_node(n));
   }
   for (ir::Node* n : drops) {
     float ratio = n->attr_float("ratio", 0.5f);

@@ -24,6 +24,7 @@ struct GradCheck {
   float eps = 1e-2f;
   float tolerance = 2e-2f;        // |analytic − numeric| ≤ tolerance·(1 + |numeric|)
   bool reference_kernels = true;  // false: fast kernels where they apply (oneDNN ConvGrad)
+  std::string expect_kernel;      // non-empty: some node of the gradient graph must run this kernel
 };
 
 // Empty on success, else a description of the first mismatches.

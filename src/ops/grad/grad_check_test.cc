@@ -148,6 +148,15 @@ std::string check_gradients(const GradCheck& c) {
   auto gs = runtime::Session::create(std::move(*grad_model), so);
   if (!ls.ok()) return "loss: " + ls.status().to_string();
   if (!gs.ok()) return "gradient: " + gs.status().to_string();
+  if (!c.expect_kernel.empty()) {
+    bool found = false;
+    std::string all;
+    for (const auto& [node, kernel] : (*gs)->kernel_choices()) {
+      found |= kernel == c.expect_kernel;
+      all += node + ":" + kernel + " ";
+    }
+    if (!found) return "no node runs kernel '" + c.expect_kernel + "': " + all;
+  }
   auto grads = (*gs)->run(feeds);
   if (!grads.ok()) return "gradient run: " + grads.status().to_string();
   std::string errors;

@@ -364,11 +364,17 @@ Status grad_gather(GradBuilder& b, const ir::Node& n, Dys& dy, Dxs& dx) {
   return ok_status();
 }
 
+Status grad_max_pool_train(GradBuilder& b, const ir::Node& n, Dys& dy, Dxs& dx) {
+  if (!dy[0]) return ok_status();
+  dx[0] = b.add("MaxPoolScatter", {n.input(0), dy[0], n.output(1)}, {}, kPareDomain);
+  return ok_status();
+}
+
 }  // namespace
 
 GradientFn find_gradient(const std::string& domain, const std::string& op) {
   static const std::map<std::string, GradientFn> kPare = {
-      {"BatchNormTrain", grad_batchnorm}, {"DropoutTrain", grad_dropout},
+      {"BatchNormTrain", grad_batchnorm}, {"DropoutTrain", grad_dropout}, {"MaxPoolTrain", grad_max_pool_train},
   };
   static const std::map<std::string, GradientFn> kOnnx = {
       {"Add", grad_add}, {"Sub", grad_sub}, {"Mul", grad_mul}, {"Div", grad_div}, {"Neg", grad_neg},

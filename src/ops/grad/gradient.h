@@ -49,6 +49,10 @@ ir::Attribute attr_float(float v);
 ir::Attribute attr_string(std::string v);
 ir::Attribute attr_ints(std::vector<int64_t> v);
 
+// Static type rules of the com.pare training ops (used by ops/infer).
+using InferFnPtr = void (*)(class InferContext&);
+InferFnPtr find_pare_infer_rule(const std::string& op_type);
+
 // The gradient of an op type, or null if it is not differentiable here.
 GradientFn find_gradient(const std::string& domain, const std::string& op_type);
 

@@ -123,6 +123,7 @@ TEST(GradTest, Conv) {
       if (cases[i].bias) c.inputs.push_back(random_tensor({cases[i].w[0]}, 40 + i));
       c.build = single_op("Conv", cases[i].a);
       c.reference_kernels = !fast;
+      if (fast) c.expect_kernel = "onednn";
       SCOPED_TRACE(fmt::format("case {} fast {}", i, fast));
       expect_ok(c);
     }
@@ -142,6 +143,27 @@ TEST(GradTest, Pooling) {
     GradCheck c;
     c.inputs = {distinct({2, 2, 5, 6}, 50 + i)};
     c.build = single_op(cases[i].first, cases[i].second);
+    SCOPED_TRACE(i);
+    expect_ok(c);
+  }
+}
+
+// The trainer's MaxPool (argmax kept for the backward pass).
+TEST(GradTest, MaxPoolTrain) {
+  std::vector<Attrs> cases = {{{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}},
+                              {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}},
+                              {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}, {"ceil_mode", attr_int(1)}}};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    GradCheck c;
+    c.inputs = {distinct({2, 2, 5, 5}, 130 + i)};
+    Attrs a = cases[i];
+    c.build = [a](ir::Graph& g, const std::vector<ir::Value*>& in) {
+      ir::Value* y = g.add_value("y");
+      ir::Value* arg = g.add_value("arg");
+      ir::Node* n = g.add_node("MaxPoolTrain", {in[0]}, {y, arg}, kPareDomain, "pool");
+      for (const auto& [k, v] : a) n->attributes()[k] = v.get();
+      return std::vector<ir::Value*>{y};
+    };
     SCOPED_TRACE(i);
     expect_ok(c);
   }

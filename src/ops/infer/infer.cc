@@ -1,4 +1,5 @@
 #include "ops/infer/infer.h"
+#include "ops/grad/gradient.h"
 
 #include <map>
 
@@ -54,6 +55,7 @@ std::optional<std::vector<ir::Dim>> broadcast_dims(const std::vector<const std::
 }
 
 InferFn find_infer_rule(const std::string& domain, const std::string& op) {
+  if (domain == kPareDomain) return find_pare_infer_rule(op);  // training ops (ops/grad)
   if (!domain.empty() && domain != "ai.onnx") return nullptr;
   using namespace infer;
   static const std::map<std::string, InferFn> kRules = {
