@@ -242,6 +242,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
         feeds.push_back({s, RunValue(Tensor::scalar<int64_t>(static_cast<int64_t>(dropout_rng() >> 1)))});
       }
       Tensor teacher_logits;
+      double soft_entropy = 0;  // Σ s·log p_t: the loss minus it is α·T²·KL + (1 − α)·CE
       if (o.teacher) {
         PARE_ASSIGN_OR_RETURN(teacher_logits, o.teacher(x, idx));
       }
@@ -270,12 +271,16 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
           double mx = z[0], sum = 0;
           for (int64_t j = 1; j < k; ++j) mx = std::max<double>(mx, z[j]);
           for (int64_t j = 0; j < k; ++j) sum += (s[j] = static_cast<float>(std::exp((z[j] - mx) / T)));
-          for (int64_t j = 0; j < k; ++j) s[j] = static_cast<float>(s[j] / sum * w);
+          for (int64_t j = 0; j < k; ++j) {
+            const double pj = s[j] / sum;
+            s[j] = static_cast<float>(pj * w);
+            if (pj > 0) soft_entropy += pj * w * std::log(pj);
+          }
         }
         feeds.push_back({kSoftTarget, RunValue(soft)});
       }
       PARE_ASSIGN_OR_RETURN(auto out, session->run(feeds, outputs));
-      const double loss = out[0].tensor.data<float>()[0];
+      const double loss = out[0].tensor.data<float>()[0] + soft_entropy;
       if (!std::isfinite(loss)) {
         return invalid_input("loss became {} at epoch {} batch {} (lr {}); stopped. {}", loss, epoch + 1, b + 1, lr,
                              o.checkpoint.empty() ? std::string("no checkpoint was requested")
@@ -290,13 +295,11 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
         const float mom = tg.batchnorms[i].momentum;
         const Tensor& bm = out[2 + params.size() + 2 * i].tensor;
         const Tensor& bv = out[3 + params.size() + 2 * i].tensor;
-        const double count = static_cast<double>(x.numel()) / x.dim(0) * n / std::max<int64_t>(1, bm.numel()) ;
-        const double unbias = count > 1 ? count / (count - 1) : 1.0;
         float* rm = running[2 * i].data<float>();
         float* rv = running[2 * i + 1].data<float>();
         for (int64_t c = 0; c < bm.numel(); ++c) {
           rm[c] = mom * rm[c] + (1 - mom) * bm.data<float>()[c];
-          rv[c] = mom * rv[c] + (1 - mom) * static_cast<float>(bv.data<float>()[c] * unbias);
+          rv[c] = mom * rv[c] + (1 - mom) * bv.data<float>()[c];  // unbiased batch variance
         }
       }
       const Tensor& z = out[1].tensor;

@@ -389,10 +389,12 @@ GradientFn find_gradient(const std::string& domain, const std::string& op) {
       {"BatchNormalization", grad_batchnorm}, {"LayerNormalization", grad_layernorm}, {"Dropout", grad_dropout},
       {"Concat", grad_concat}, {"Split", grad_split}, {"Slice", grad_slice}, {"Gather", grad_gather},
   };
-  const auto& table = domain == kPareDomain ? kPare : (domain.empty() || domain == "ai.onnx") ? kOnnx : kPare;
-  if (domain != kPareDomain && !(domain.empty() || domain == "ai.onnx")) return nullptr;
-  auto it = table.find(op);
-  return it == table.end() ? nullptr : it->second;
+  const std::map<std::string, GradientFn>* table = nullptr;
+  if (domain == kPareDomain) table = &kPare;
+  if (domain.empty() || domain == "ai.onnx") table = &kOnnx;
+  if (!table) return nullptr;
+  auto it = table->find(op);
+  return it == table->end() ? nullptr : it->second;
 }
 
 }  // namespace pare::ops

@@ -1,6 +1,7 @@
 // Reference training kernels (domain com.pare), float32:
-//   BatchNormTrain(X, scale, B) → (Y, mean, var): batch statistics over all axes but 1
-//     (biased var), Y = (X − mean)/√(var + ε)·scale + B; the trainer updates running stats.
+//   BatchNormTrain(X, scale, B) → (Y, mean, var): batch statistics over all axes but 1,
+//     Y = (X − mean)/√(var + ε)·scale + B with the biased variance; the var output is the
+//     unbiased one (M/(M−1)), which the trainer folds into the running variance as PyTorch does.
 //   BatchNormGrad(X, scale, dY[, mean, var]) → (dX, dScale, dB), attr training: with batch
 //     statistics  dX = scale·inv/M·(M·dY − ΣdY − x̂·Σ(dY·x̂)); else (running mean/var inputs)
 //     dX = dY·scale·inv.  dScale = Σ dY·x̂, dB = Σ dY.
@@ -65,7 +66,7 @@ Status run_bn_train(KernelContext& ctx) {
     }
     const double var = s2 / M;
     means[ch] = static_cast<float>(mean);
-    vars[ch] = static_cast<float>(var);
+    vars[ch] = static_cast<float>(M > 1 ? s2 / (M - 1) : var);
     const float k = static_cast<float>(scale->data<float>()[ch] / std::sqrt(var + eps));
     const float b = static_cast<float>(bias->data<float>()[ch] - mean * k);
     for (int64_t o = 0; o < v.outer; ++o) {
