@@ -3,6 +3,7 @@
 
 #include "ops/grad/grad_check.h"
 #include "ops/grad/gradient.h"
+#include "runtime/session.h"
 
 namespace pare::ops {
 namespace {
@@ -166,6 +167,39 @@ TEST(GradTest, MaxPoolTrain) {
     };
     SCOPED_TRACE(i);
     expect_ok(c);
+  }
+}
+
+// MaxPoolTrain computes exactly what MaxPool computes (the trainer swaps one for the other).
+TEST(GradTest, MaxPoolTrainMatchesMaxPool) {
+  std::vector<Attrs> cases = {{{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}},
+                              {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}, {"strides", attr_ints({2, 1})}},
+                              {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}, {"ceil_mode", attr_int(1)}},
+                              {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})}, {"auto_pad", attr_string("SAME_UPPER")}}};
+  Tensor x = random_tensor({2, 3, 7, 6}, 140);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Tensor y[2];
+    for (int k = 0; k < 2; ++k) {
+      auto m = std::make_unique<ir::Model>();
+      m->opsets = {{"", 13}, {kPareDomain, 1}};
+      ir::Graph& g = *m->graph;
+      ir::Value* in = g.add_value("x");
+      in->type() = ir::TypeInfo::tensor(DataType::kFloat32, std::vector<ir::Dim>{ir::Dim::of(2), ir::Dim::of(3), ir::Dim::of(7), ir::Dim::of(6)});
+      g.add_input(in);
+      ir::Value* out = g.add_value("y");
+      std::vector<ir::Value*> outs{out};
+      if (k == 1) outs.push_back(g.add_value("arg"));
+      ir::Node* n = g.add_node(k == 0 ? "MaxPool" : "MaxPoolTrain", {in}, outs, k == 0 ? "" : kPareDomain);
+      for (const auto& [name, v] : cases[i]) n->attributes()[name] = v.get();
+      g.outputs().push_back(out);
+      auto s = runtime::Session::create(std::move(m));
+      ASSERT_TRUE(s.ok()) << s.status().to_string();
+      auto r = (*s)->run({{"x", RunValue(x)}});
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      y[k] = (*r)[0].tensor;
+    }
+    ASSERT_EQ(y[0].shape(), y[1].shape()) << i;
+    for (int64_t j = 0; j < y[0].numel(); ++j) EXPECT_EQ(y[0].data<float>()[j], y[1].data<float>()[j]) << i;
   }
 }
 
