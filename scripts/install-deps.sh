@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
   python3-torch python3-torchvision python3-onnx python3-numpy
+  libopenblas0-openmp  # bench/train: PyTorch on OpenBLAS
   # fuzzing (make fuzz)
   clang libclang-rt-14-dev
 )
