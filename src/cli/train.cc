@@ -98,6 +98,7 @@ int run_training(std::unique_ptr<ir::Model> model, TrainCli& t) {
     auto ck = onnx::load_model(t.checkpoint);
     if (!ck.ok()) return report(ck.status());
     model = std::move(*ck);
+    o.resume = true;
     std::cerr << "resuming from '" << t.checkpoint << "' after " << train::completed_epochs(*model) << " epochs\n";
   }
   const int64_t steps = (data->size() + o.batch - 1) / o.batch;

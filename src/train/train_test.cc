@@ -218,6 +218,7 @@ TEST(Trainer, LearnsBlobsDeterministicallyAndResumesExactly) {
   ASSERT_TRUE(ck.ok()) << ck.status().to_string();
   EXPECT_EQ(completed_epochs(**ck), 2);
   o.epochs = 3;
+  o.resume = true;
   auto rc = train_model(**ck, train, &val, o);
   ASSERT_TRUE(rc.ok()) << rc.status().to_string();
   EXPECT_EQ(rc->epochs.size(), 1u);
@@ -328,6 +329,7 @@ TEST(TrainBadInput, LabelsShapesNanAndMissingGradient) {
   const auto saved = fs::last_write_time(o.checkpoint);
   auto ck = onnx::load_model(o.checkpoint).value();
   o.epochs = 3;
+  o.resume = true;
   o.schedule.lr = 1e30f;
   o.optimizer.momentum = 0;
   r = train_model(*ck, good, nullptr, o);

@@ -141,7 +141,10 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) return invalid_input("label smoothing must be in [0, 1)");
   if (o.teacher && !(o.temperature > 0 && o.alpha >= 0 && o.alpha <= 1)) return invalid_input("distillation needs temperature > 0 and alpha in [0, 1]");
   std::map<std::string, Tensor> saved_state = take_state(model);
-  const int64_t first_epoch = completed_epochs(model);
+  const int64_t first_epoch = o.resume ? completed_epochs(model) : 0;
+  if (o.resume && first_epoch >= o.epochs) {
+    return invalid_input("the checkpoint already completed {} epochs; ask for more with --epochs", first_epoch);
+  }
   PARE_RETURN_IF_ERROR(validate_data(model, train, "training data"));
   if (val) PARE_RETURN_IF_ERROR(validate_data(model, *val, "validation data"));
 

@@ -51,6 +51,7 @@ struct TrainOptions {
   TeacherFn teacher;
   float temperature = 4, alpha = 0;
   std::string checkpoint;  // written after every epoch and on interruption ("" : none)
+  bool resume = false;     // continue after the epochs recorded in the model (a checkpoint)
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to save and stop
   std::function<void(const StepProgress&)> on_step;
   std::function<void(const EpochReport&)> on_epoch;
@@ -63,7 +64,8 @@ struct TrainResult {
 };
 
 // Trains `model` (an inference model; its initializers are updated in place). `val` may be
-// null. Starts after the epochs recorded in the model's metadata (a resumed checkpoint).
+// null. With o.resume, starts after the epochs recorded in the model's metadata (a
+// checkpoint) and restores the optimizer state; otherwise from epoch 0.
 Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, const eval::Dataset* val, const TrainOptions& o);
 
 // Epochs completed according to a checkpoint's metadata (0 for a fresh model).
