@@ -7,7 +7,9 @@
 # usage: examples/fashion-mnist/run.sh [PARE] [OUT_DIR]
 #   env: EPOCHS (teacher, default 5), STUDENT_EPOCHS (default 4), THREADS (default 1),
 #        SHRINK (default 0.45), DATA (default /usr/share/datasets/fashion-mnist)
-# About 12 minutes on 2 shared cores with the defaults.
+# Measured (docs/training.md): about 22 minutes on the shared 2-core machine under load
+# (load average 5-8); the per-epoch rates give about 11.5 minutes on 2 idle cores.
+# EPOCHS=4 STUDENT_EPOCHS=3 shortens it.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PARE="${1:-$HERE/../../build/pare}"
