@@ -28,8 +28,8 @@ COMMON=(--data "$DATA" --val-data "$DATA" --batch 64 --optimizer adamw --schedul
         --weight-decay 0.0001 --seed 1 --threads "$THREADS" -q)
 echo "== teacher: pare train ($EPOCHS epochs)"
 "$PARE" train "$OUT/teacher_init.onnx" "${COMMON[@]}" --epochs "$EPOCHS" --lr 0.002 -o "$OUT/teacher.onnx"
-echo "== student: pare distill --shrink $SHRINK (T 4, alpha 0.7, $STUDENT_EPOCHS epochs)"
-"$PARE" distill --teacher "$OUT/teacher.onnx" --shrink "$SHRINK" --temperature 4 --alpha 0.7 \
+echo "== student: pare distill --shrink $SHRINK (T 2, alpha 0.5, $STUDENT_EPOCHS epochs)"
+"$PARE" distill --teacher "$OUT/teacher.onnx" --shrink "$SHRINK" --temperature 2 --alpha 0.5 \
   "${COMMON[@]}" --epochs "$STUDENT_EPOCHS" --lr 0.004 -o "$OUT/student_distilled.onnx"
 echo "== same student without the teacher (alpha 0)"
 "$PARE" distill --teacher "$OUT/teacher.onnx" --shrink "$SHRINK" --temperature 4 --alpha 0 \
