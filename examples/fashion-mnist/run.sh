@@ -32,7 +32,7 @@ echo "== student: pare distill --shrink $SHRINK (T 2, alpha 0.5, $STUDENT_EPOCHS
 "$PARE" distill --teacher "$OUT/teacher.onnx" --shrink "$SHRINK" --temperature 2 --alpha 0.5 \
   "${COMMON[@]}" --epochs "$STUDENT_EPOCHS" --lr 0.004 -o "$OUT/student_distilled.onnx"
 echo "== same student without the teacher (alpha 0)"
-"$PARE" distill --teacher "$OUT/teacher.onnx" --shrink "$SHRINK" --temperature 4 --alpha 0 \
+"$PARE" distill --teacher "$OUT/teacher.onnx" --shrink "$SHRINK" --temperature 2 --alpha 0 \
   "${COMMON[@]}" --epochs "$STUDENT_EPOCHS" --lr 0.004 -o "$OUT/student_alone.onnx"
 
 echo
