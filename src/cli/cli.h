@@ -40,6 +40,8 @@ void add_bench(CLI::App& app, int& rc);
 void add_optimize(CLI::App& app, int& rc);
 void add_generate(CLI::App& app, int& rc);
 void add_chat(CLI::App& app, int& rc);
+void add_train(CLI::App& app, int& rc);
+void add_distill(CLI::App& app, int& rc);
 // Adds -O/--opt-level to a subcommand that creates a session.
 void add_opt_level_option(CLI::App* cmd, int& level);
 

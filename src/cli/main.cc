@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   pare::cli::add_optimize(app, rc);
   pare::cli::add_generate(app, rc);
   pare::cli::add_chat(app, rc);
+  pare::cli::add_train(app, rc);
+  pare::cli::add_distill(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

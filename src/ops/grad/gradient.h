@@ -20,6 +20,9 @@ class GradBuilder {
   // Adds a one-output node and returns its output.
   ir::Value* add(const std::string& op, const std::vector<ir::Value*>& inputs,
                  std::map<std::string, ir::Attribute> attrs = {}, const std::string& domain = "");
+  // Adds a node with `n_outputs` outputs and returns them.
+  std::vector<ir::Value*> add_multi(const std::string& op, const std::vector<ir::Value*>& inputs, size_t n_outputs,
+                                    std::map<std::string, ir::Attribute> attrs = {}, const std::string& domain = "");
   // A float32 scalar constant.
   ir::Value* scalar(float v);
   // Sums dx over the dimensions that broadcasting expanded, back to the shape of `like`.
@@ -39,6 +42,16 @@ class GradBuilder {
 // Fills dxs[i] with the gradient of input i (nullptr when none flows, e.g. integer inputs).
 using GradientFn = Status (*)(GradBuilder& b, const ir::Node& n, const std::vector<ir::Value*>& dys,
                               std::vector<ir::Value*>& dxs);
+
+// Attribute helpers for gradient functions.
+ir::Attribute attr_int(int64_t v);
+ir::Attribute attr_float(float v);
+ir::Attribute attr_string(std::string v);
+ir::Attribute attr_ints(std::vector<int64_t> v);
+
+// Static type rules of the com.pare training ops (used by ops/infer).
+using InferFnPtr = void (*)(class InferContext&);
+InferFnPtr find_pare_infer_rule(const std::string& op_type);
 
 // The gradient of an op type, or null if it is not differentiable here.
 GradientFn find_gradient(const std::string& domain, const std::string& op_type);

@@ -1,4 +1,5 @@
 #include "ops/infer/infer.h"
+#include "ops/grad/gradient.h"
 
 #include <map>
 
@@ -62,7 +63,7 @@ InferFn find_infer_rule(const std::string& domain, const std::string& op) {
         {"Gelu", same_as_input0}, {"LayerNormalization", layer_norm}, {"FusedMatMul", matmul},
     };
     auto it = kPareRules.find(op);
-    return it == kPareRules.end() ? nullptr : it->second;
+    return it == kPareRules.end() ? find_pare_infer_rule(op) : it->second;  // else training ops (ops/grad)
   }
   if (!domain.empty() && domain != "ai.onnx") return nullptr;
   static const std::map<std::string, InferFn> kRules = {

@@ -1,0 +1,111 @@
+// `pare distill --teacher T.onnx (--student S.onnx | --shrink W) --data SPEC -o OUT.onnx`:
+// knowledge distillation, loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE(y, z_s).
+// Teacher logits come from the inference Session (fast kernels), cached for the whole run
+// when augmentation is off (the inputs then never change).
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "cli/cli.h"
+#include "cli/train_cli.h"
+#include "compress/distill/shrink.h"
+#include "onnx/onnx.h"
+#include "runtime/session.h"
+
+namespace pare::cli {
+namespace {
+
+struct DistillArgs {
+  std::string teacher, student, save_student;
+  double shrink = 0;
+  TrainCli t;
+};
+
+}  // namespace
+
+void add_distill(CLI::App& app, int& rc) {
+  auto args = std::make_shared<DistillArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "distill",
+      "Knowledge distillation: train a student on labelled data and a teacher's softened outputs,\n"
+      "loss = alpha*T^2*KL(softmax(z_t/T) || softmax(z_s/T)) + (1-alpha)*CE(y, z_s). The student is an ONNX model\n"
+      "(--student) or derived from the teacher (--shrink W: Conv/Gemm widths scaled by W, fresh weights).\n"
+      "All options of `pare train` apply (data, optimizer, schedule, checkpoints, --resume).");
+  cmd->add_option("--teacher", args->teacher, "teacher ONNX model (its first output: logits)")->required();
+  auto* st = cmd->add_option("--student", args->student, "student ONNX model to train");
+  auto* sh = cmd->add_option("--shrink", args->shrink, "derive the student from the teacher, widths × W (e.g. 0.5)");
+  st->excludes(sh);
+  cmd->add_option("--temperature", args->t.opts.temperature, "softening temperature T (default 4)");
+  cmd->add_option("--alpha", args->t.opts.alpha, "weight α of the distillation term (default 0.7; 0 trains on labels only)")->default_val(0.7);
+  cmd->add_option("--save-student", args->save_student, "also write the untrained student (after --shrink) here");
+  add_train_options(cmd, args->t);
+  cmd->callback([args, &rc] {
+    if (args->student.empty() == (args->shrink <= 0)) {
+      rc = report(invalid_input("give exactly one of --student S.onnx or --shrink W"));
+      return;
+    }
+    auto teacher = onnx::load_model(args->teacher);
+    if (!teacher.ok()) {
+      rc = report(teacher.status());
+      return;
+    }
+    std::unique_ptr<ir::Model> student;
+    if (!args->student.empty()) {
+      auto s = onnx::load_model(args->student);
+      if (!s.ok()) {
+        rc = report(s.status());
+        return;
+      }
+      student = std::move(*s);
+    } else {
+      auto s = distill::shrink_model(**teacher, args->shrink, args->t.opts.seed);
+      if (!s.ok()) {
+        rc = report(s.status());
+        return;
+      }
+      student = std::move(*s);
+      if (!args->save_student.empty()) {
+        Status ss = onnx::save_model(*student, args->save_student);
+        if (!ss.ok()) {
+          rc = report(ss);
+          return;
+        }
+      }
+    }
+    std::printf("teacher %lld parameters, student %lld parameters (%.1f%%)\n",
+                static_cast<long long>(distill::parameter_count(**teacher)), static_cast<long long>(distill::parameter_count(*student)),
+                100.0 * distill::parameter_count(*student) / std::max<int64_t>(1, distill::parameter_count(**teacher)));
+    runtime::SessionOptions so;
+    so.num_threads = args->t.opts.num_threads;
+    auto ts = runtime::Session::create(std::move(*teacher), so);
+    if (!ts.ok()) {
+      rc = report(ts.status());
+      return;
+    }
+    std::shared_ptr<runtime::Session> session(std::move(*ts));
+    const bool cache = args->t.opts.augment.crop_padding <= 0 && !args->t.opts.augment.horizontal_flip;
+    auto cached = std::make_shared<std::map<int64_t, std::vector<float>>>();
+    const std::string in = session->inputs()[0].name;
+    args->t.opts.teacher = [session, cache, cached, in](const Tensor& x, const std::vector<int64_t>& idx) -> Result<Tensor> {
+      const int64_t n = x.dim(0);
+      bool all = cache;
+      for (size_t i = 0; all && i < idx.size(); ++i) all = cached->count(idx[i]) != 0;
+      if (all && n > 0) {
+        const int64_t k = static_cast<int64_t>(cached->at(idx[0]).size());
+        PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {n, k}));
+        for (int64_t i = 0; i < n; ++i) std::copy_n(cached->at(idx[i]).data(), k, z.data<float>() + i * k);
+        return z;
+      }
+      PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}));
+      Tensor z = out[0].tensor;
+      if (z.rank() != 2 || z.dim(0) != n || z.dtype() != DataType::kFloat32) return invalid_model("teacher output {} is not float logits [{}, K]", z.type_string(), n);
+      if (cache) {
+        for (int64_t i = 0; i < n; ++i) (*cached)[idx[i]].assign(z.data<float>() + i * z.dim(1), z.data<float>() + (i + 1) * z.dim(1));
+      }
+      return z;
+    };
+    rc = run_training(std::move(student), args->t);
+  });
+}
+
+}  // namespace pare::cli
