@@ -162,6 +162,25 @@ class Quantize(unittest.TestCase):
             self.assertGreater(sqnr_db(ref, y), 20, method)
             self.assertGreater(np.mean(ref.argmax(1) == y.argmax(1)), 0.9, method)
 
+    def test_accuracy_control_falls_back(self):
+        # Entropy with int8 activations clips this CNN hard (several points lost): accuracy
+        # control must keep the most sensitive layer(s) float until the drop fits.
+        out, rep = self.path("ac.onnx"), self.path("ac.json")
+        p = pare("quantize", CNN, "-o", out, "--calib-data", FASHION, "--split", "train", "--calib-size", 128,
+                 "--calib-method", "entropy", "--activation-type", "int8", "--eval-data", FASHION,
+                 "--eval-limit", 1000, "--max-accuracy-drop", 1.0, "--report", rep)
+        with open(rep) as f:
+            r = json.load(f)
+        self.assertLessEqual(100 * (r["accuracy_before"] - r["accuracy_after"]), 1.0, p.stdout)
+        fallback = [l for l in r["layers"] if l["reason"].startswith("fallback")]
+        self.assertGreaterEqual(len(fallback), 1)
+        # The layers kept float are the least SQNR-robust ones.
+        sq = sorted(l["sqnr_db"] for l in r["layers"])
+        self.assertEqual(sorted(l["sqnr_db"] for l in fallback), sq[:len(fallback)])
+        self.assertEqual(accuracy(out, 1000), r["accuracy_after"])
+        self.bad([CNN, "-o", self.path("x.onnx"), "--calib-data", FASHION, "--max-accuracy-drop", 1], 5,
+                 "needs --eval-data")
+
     def test_ort_agrees_static(self):
         err = ensure_ort()
         if err:
