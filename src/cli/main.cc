@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   pare::cli::add_chat(app, rc);
   pare::cli::add_train(app, rc);
   pare::cli::add_distill(app, rc);
+  pare::cli::add_quantize(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
