@@ -38,6 +38,7 @@ void add_eval(CLI::App& app, int& rc);
 void add_ops(CLI::App& app, int& rc);
 void add_bench(CLI::App& app, int& rc);
 void add_optimize(CLI::App& app, int& rc);
+void add_serve(CLI::App& app, int& rc);
 // Adds -O/--opt-level to a subcommand that creates a session.
 void add_opt_level_option(CLI::App* cmd, int& level);
 

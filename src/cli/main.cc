@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   pare::cli::add_ops(app, rc);
   pare::cli::add_bench(app, rc);
   pare::cli::add_optimize(app, rc);
+  pare::cli::add_serve(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
