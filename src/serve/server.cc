@@ -189,6 +189,7 @@ Status run_server(Repository& repo, const ServerOptions& opts) {
   httplib::Server& s = *server;
   int threads = opts.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_tcp_nodelay(true);  // headers and body go out in separate writes: avoid Nagle + delayed-ACK stalls
   s.set_payload_max_length(opts.max_body_bytes);
   s.set_read_timeout(opts.read_timeout_s, 0);
   s.set_write_timeout(opts.write_timeout_s, 0);

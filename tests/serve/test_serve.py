@@ -25,8 +25,10 @@ def free_port():
 
 def start(args, key=None):
     port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="pare_serve_", suffix=".log", delete=False)
     proc = subprocess.Popen([PARE, "serve", *args, "--port", str(port), "--read-timeout", "2"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+                            stderr=log, stdout=subprocess.DEVNULL)
+    proc.log_path = log.name  # a file, not a pipe: the access log must never block the server
     for _ in range(200):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -35,7 +37,7 @@ def start(args, key=None):
                 return proc, port
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("server did not start: " + proc.stderr.read().decode())
+    raise RuntimeError("server did not start: " + open(proc.log_path).read())
 
 
 def req(port, method, path, body=None, headers=None):
@@ -136,7 +138,7 @@ def main():
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=20)
-        err = proc.stderr.read().decode()
+        err = open(proc.log_path).read()
         check(rc == 0, "SIGTERM exits 0")
         check('"path":"/v2/models/fashion_mnist_cnn/infer"' in err, "access log lines")
 
@@ -197,6 +199,17 @@ def main():
     finally:
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(timeout=20) == 0, "repository server exits 0")
+    # bounded load: 10,000 binary requests from 8 keep-alive clients, no non-200, RSS stable
+    proc, port = start([MODEL, "--instances", "2"])
+    try:
+        r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "serve", "load.py"), str(port),
+                            "fashion_mnist_cnn", "1,1,28,28", "10000", "8", str(proc.pid)],
+                           capture_output=True, text=True, timeout=90)
+        print(r.stdout.strip())
+        check(r.returncode == 0, "load: 10,000 requests, all 200, RSS growth < 20 MiB")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=20) == 0, "exits 0 after load")
     shutil.rmtree(work)
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0
