@@ -1,0 +1,37 @@
+// Prometheus text-format metrics: request counts by model and HTTP code, queue/compute time
+// and batch-size histograms, loaded models.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pare::serve {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+  void observe(double v);
+  void write(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  void record(const std::string& model, int code, double queue_ms, double compute_ms, int batch);
+  // `loaded`: model name → 1 ready / 0 not.
+  std::string render(const std::map<std::string, int>& loaded) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> queue_ms_, compute_ms_, batch_;
+};
+
+}  // namespace pare::serve

@@ -1,0 +1,176 @@
+#include "serve/model.h"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace pare::serve {
+
+Result<ModelConfig> parse_model_config(const std::string& toml_text) {
+  ModelConfig c;
+  try {
+    toml::table t = toml::parse(toml_text);
+    auto get_int = [&](const char* key, int64_t lo, int64_t hi, auto& out) -> Status {
+      auto node = t[key];
+      if (!node) return ok_status();
+      auto v = node.value<int64_t>();
+      if (!v || *v < lo || *v > hi) return invalid_input("config.toml: '{}' must be an integer in [{}, {}]", key, lo, hi);
+      out = static_cast<std::decay_t<decltype(out)>>(*v);
+      return ok_status();
+    };
+    PARE_RETURN_IF_ERROR(get_int("instances", 1, 64, c.instances));
+    PARE_RETURN_IF_ERROR(get_int("threads", 0, 256, c.threads));
+    PARE_RETURN_IF_ERROR(get_int("max_queue_size", 0, 1 << 20, c.max_queue_size));
+    PARE_RETURN_IF_ERROR(get_int("timeout_ms", 1, 3600000, c.timeout_ms));
+    if (auto s = t["sha256"]) {
+      auto v = s.value<std::string>();
+      if (!v || v->size() != 64) return invalid_input("config.toml: 'sha256' must be 64 hex digits");
+      c.sha256 = *v;
+    }
+  } catch (const toml::parse_error& e) {
+    return invalid_input("config.toml: {}", std::string(e.description()));
+  }
+  return c;
+}
+
+Result<std::string> sha256_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return io_error("cannot read {}", path);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 16);
+  while (f) {
+    f.read(buf.data(), buf.size());
+    EVP_DigestUpdate(ctx.get(), buf.data(), f.gcount());
+  }
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) out += {kHex[md[i] >> 4], kHex[md[i] & 15]};
+  return out;
+}
+
+Result<std::shared_ptr<ServedModel>> ServedModel::load(const std::string& name, const std::string& version,
+                                                       const std::string& path, const ModelConfig& config) {
+  if (!config.sha256.empty()) {
+    PARE_ASSIGN_OR_RETURN(std::string got, sha256_file(path));
+    if (got != config.sha256)
+      return invalid_model("{}: sha256 {} does not match config.toml's {}", path, got, config.sha256);
+  }
+  auto m = std::shared_ptr<ServedModel>(new ServedModel());
+  m->name_ = name;
+  m->version_ = version;
+  m->config_ = config;
+  runtime::SessionOptions so;
+  so.num_threads = config.threads;
+  for (int i = 0; i < config.instances; ++i) {
+    PARE_ASSIGN_OR_RETURN(auto s, runtime::Session::load(path, so));
+    m->sessions_.push_back(std::move(s));
+  }
+  for (size_t i = 0; i < m->sessions_.size(); ++i) m->workers_.emplace_back([p = m.get(), i] { p->worker(i); });
+  m->inputs_ = m->sessions_[0]->inputs();
+  m->outputs_ = m->sessions_[0]->outputs();
+  return m;
+}
+
+Result<std::vector<std::pair<std::string, Tensor>>> ServedModel::infer(const InferRequest& req, double* queue_ms,
+                                                                         double* compute_ms) {
+  using Clock = std::chrono::steady_clock;
+  for (const auto& [n, t] : req.inputs) {
+    const runtime::IoInfo* info = nullptr;
+    for (const auto& i : inputs_)
+      if (i.name == n) info = &i;
+    if (!info) return invalid_input("model '{}' has no input '{}'", name_, n);
+    if (info->type.dtype != t.dtype())
+      return invalid_input("input '{}': datatype {} but the model expects {}", n, dtype_to_oip(t.dtype()),
+                           dtype_to_oip(info->type.dtype));
+    if (info->type.shape) {
+      const auto& dims = *info->type.shape;
+      bool match = dims.size() == t.shape().size();
+      for (size_t d = 0; match && d < dims.size(); ++d)
+        if (dims[d].known() && dims[d].value != t.shape()[d]) match = false;
+      if (!match) return invalid_input("input '{}': shape does not match the model's {}", n, info->type.to_string());
+    }
+  }
+  if (req.inputs.size() != inputs_.size())
+    return invalid_input("model '{}' takes {} inputs, request gives {}", name_, inputs_.size(), req.inputs.size());
+  std::vector<std::string> names;
+  for (const auto& o : req.outputs) {
+    bool found = false;
+    for (const auto& i : outputs_) found |= i.name == o.name;
+    if (!found) return invalid_input("model '{}' has no output '{}'", name_, o.name);
+    names.push_back(o.name);
+  }
+  if (names.empty())
+    for (const auto& o : outputs_) names.push_back(o.name);
+
+  auto job = std::make_shared<Job>();
+  for (const auto& [n, t] : req.inputs) job->feeds.emplace_back(n, RunValue(t));
+  job->names = names;
+  job->enqueued = Clock::now();
+  auto fut = job->done.get_future();
+  {
+    std::lock_guard lk(mu_);
+    if (static_cast<int>(queue_.size()) >= config_.max_queue_size)
+      return resource_exhausted("model '{}': queue full ({} waiting)", name_, queue_.size());
+    queue_.push_back(job);
+  }
+  cv_.notify_one();
+  ++in_flight_;
+  if (fut.wait_for(std::chrono::milliseconds(config_.timeout_ms)) != std::future_status::ready) {
+    --in_flight_;
+    std::lock_guard lk(mu_);
+    for (auto it = queue_.begin(); it != queue_.end(); ++it)
+      if (*it == job) {
+        queue_.erase(it);
+        return resource_exhausted("model '{}': timed out after {} ms in the queue", name_, config_.timeout_ms);
+      }
+    // Already running: wait for it (a run cannot be interrupted).
+  }
+  auto r = fut.get();
+  if (in_flight_ > 0) --in_flight_;
+  *queue_ms = job->queue_ms;
+  *compute_ms = job->compute_ms;
+  if (!r.ok()) return r.status();
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!(*r)[i].is_tensor()) return unsupported("output '{}' is not a tensor", names[i]);
+    out.emplace_back(names[i], (*r)[i].tensor);
+  }
+  return out;
+}
+
+ServedModel::~ServedModel() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ServedModel::worker(size_t i) {
+  using Clock = std::chrono::steady_clock;
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = queue_.front();
+      queue_.pop_front();
+    }
+    auto t1 = Clock::now();
+    auto r = sessions_[i]->run(job->feeds, job->names);
+    auto t2 = Clock::now();
+    job->queue_ms = std::chrono::duration<double, std::milli>(t1 - job->enqueued).count();
+    job->compute_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    job->done.set_value(std::move(r));
+  }
+}
+
+}  // namespace pare::serve
