@@ -14,11 +14,15 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
   python3-torch python3-torchvision python3-onnx python3-numpy
-  # benchmarks: PyTorch on OpenBLAS (bench/compare.py), node for the ONNX Runtime peer
-  libopenblas0-openmp nodejs npm
+  # benchmarks: PyTorch on OpenBLAS (bench/compare.py, bench/train)
+  libopenblas0-openmp
   # fuzzing (make fuzz)
   clang libclang-rt-14-dev
 )
+
+# node and npm run the peers (ONNX Runtime, llama.cpp from npm); the machine's own node is used
+# when there is one (a Debian npm package would conflict with it).
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
