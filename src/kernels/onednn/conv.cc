@@ -46,8 +46,7 @@ double time_pd(const dnnl::convolution_forward::primitive_desc& pd) {
   double best = 1e30;
   for (int i = 0; i < 3; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    prim.execute(onednn::stream(), args);
-    onednn::stream().wait();
+    onednn::execute(prim, pd, args);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (i > 0) best = std::min(best, ms);
   }
@@ -134,8 +133,7 @@ class OnednnConv final : public ops::Kernel {
       memory dst(plan->pd.dst_desc(), onednn::engine(), dst_data);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
       if (b_.defined()) args.insert({DNNL_ARG_BIAS, plan->bias});
-      plan->prim.execute(onednn::stream(), args);
-      onednn::stream().wait();
+      onednn::execute(plan->prim, plan->pd, args);
       return ok_status();
     });
   }
@@ -192,7 +190,7 @@ class OnednnConv final : public ops::Kernel {
       dnnl::post_ops po;
       if (has_z_) po.append_sum(1.f);
       append_activation(po, act_);
-      dnnl::primitive_attr attr;
+      dnnl::primitive_attr attr = onednn::scratchpad_attr();
       attr.set_post_ops(po);
       auto make_pd = [&](dnnl::algorithm alg) {
         auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg,
@@ -220,9 +218,8 @@ class OnednnConv final : public ops::Kernel {
       p.packed = *packed;
       p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
       memory user_w(onednn::plain_desc(ws), onednn::engine(), const_cast<void*>(w_.raw_data()));
-      dnnl::reorder(user_w, p.weights).execute(onednn::stream(), user_w, p.weights);
+      onednn::reorder(user_w, p.weights);
       if (b_.defined()) p.bias = memory(bd, onednn::engine(), const_cast<void*>(b_.raw_data()));
-      onednn::stream().wait();
       out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();
     });

@@ -80,12 +80,12 @@ class OnednnUnary final : public ops::Kernel {
       if (it == plans_.end()) {
         auto d = onednn::plain_desc({x->numel()});
         auto desc = dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, spec_.alg, d, spec_.alpha, spec_.beta);
-        it = plans_.emplace(x->numel(), dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(desc, onednn::engine()))).first;
+        dnnl::eltwise_forward::primitive_desc pd(desc, onednn::scratchpad_attr(), onednn::engine());
+        it = plans_.emplace(x->numel(), std::make_pair(pd, dnnl::eltwise_forward(pd))).first;
       }
       auto d = onednn::plain_desc({x->numel()});
       memory src(d, onednn::engine(), const_cast<void*>(x->raw_data())), dst(d, onednn::engine(), y->raw_data());
-      it->second.execute(onednn::stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-      onednn::stream().wait();
+      onednn::execute(it->second.second, it->second.first, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
       return ok_status();
     });
   }
@@ -93,7 +93,7 @@ class OnednnUnary final : public ops::Kernel {
  private:
   UnarySpec spec_;
   std::mutex mu_;
-  std::map<int64_t, dnnl::eltwise_forward> plans_;
+  std::map<int64_t, std::pair<dnnl::eltwise_forward::primitive_desc, dnnl::eltwise_forward>> plans_;
 };
 
 bool unary_applies(const ops::KernelInit& init) { return init.input_is(0, DataType::kFloat32) && unary_spec(init).has_value(); }

@@ -61,8 +61,7 @@ class OnednnFusedMatMul final : public ops::Kernel {
       memory my(p.pd.dst_desc(), onednn::engine(), y->raw_data());
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, *p.weights}, {DNNL_ARG_DST, my}};
       if (b_.defined()) args.insert({DNNL_ARG_BIAS, memory(p.pd.bias_desc(), onednn::engine(), const_cast<void*>(b_.raw_data()))});
-      p.prim.execute(onednn::stream(), args);
-      onednn::stream().wait();
+      onednn::execute(p.prim, p.pd, args);
       return ok_status();
     });
   }
@@ -86,7 +85,7 @@ class OnednnFusedMatMul final : public ops::Kernel {
     const int64_t k = w_.defined() ? w_.dim(0) : k_, n = w_.defined() ? w_.dim(1) : n_;
     dnnl::post_ops po;
     append_activation(po, act_);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = onednn::scratchpad_attr();
     attr.set_post_ops(po);
     auto wd = memory::desc({k, n}, memory::data_type::f32, memory::format_tag::any);
     auto bd = b_.defined() ? onednn::plain_desc({1, n}) : memory::desc();
@@ -106,8 +105,7 @@ class OnednnFusedMatMul final : public ops::Kernel {
       // From the plain weights while they are held, else from the first packed copy.
       memory src = w_.defined() ? memory(onednn::plain_desc({k, n}), onednn::engine(), const_cast<void*>(w_.raw_data()))
                                 : packed_.front()->mem;
-      dnnl::reorder(src, pk->mem).execute(onednn::stream(), src, pk->mem);
-      onednn::stream().wait();
+      onednn::reorder(src, pk->mem);
       p.weights = &pk->mem;
       packed_.push_back(std::move(pk));
     }

@@ -31,8 +31,7 @@ class OnednnLayout final : public ops::Kernel {
     return onednn::guarded("layout reorder", [&] {
       memory src(p.src, onednn::engine(), const_cast<void*>(x->raw_data()));
       memory dst(p.dst, onednn::engine(), y->raw_data());
-      p.prim.execute(onednn::stream(), src, dst);
-      onednn::stream().wait();
+      onednn::execute(p.prim, p.pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
       return ok_status();
     });
   }
@@ -41,6 +40,7 @@ class OnednnLayout final : public ops::Kernel {
   struct Plan {
     Shape out_shape;
     memory::desc src, dst;
+    dnnl::reorder::primitive_desc pd;
     dnnl::reorder prim;
   };
 
@@ -60,7 +60,8 @@ class OnednnLayout final : public ops::Kernel {
     Status st = onednn::guarded("layout reorder", [&] {
       p.src = to_blocked_ ? onednn::plain_desc(plain) : onednn::layout_desc(plain, block);
       p.dst = to_blocked_ ? onednn::layout_desc(plain, block) : onednn::plain_desc(plain);
-      p.prim = dnnl::reorder(dnnl::reorder::primitive_desc(onednn::engine(), p.src, onednn::engine(), p.dst));
+      p.pd = dnnl::reorder::primitive_desc(onednn::engine(), p.src, onednn::engine(), p.dst, onednn::scratchpad_attr());
+      p.prim = dnnl::reorder(p.pd);
       return ok_status();
     });
     if (!st.ok()) return st;

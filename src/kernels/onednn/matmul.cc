@@ -66,8 +66,7 @@ class OnednnMatMul final : public ops::Kernel {
       memory ma(plan->pd.src_desc(), onednn::engine(), const_cast<void*>(a->raw_data()));
       memory mb(plan->pd.weights_desc(), onednn::engine(), const_cast<void*>(b->raw_data()));
       memory my(plan->pd.dst_desc(), onednn::engine(), y->raw_data());
-      plan->prim.execute(onednn::stream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, my}});
-      onednn::stream().wait();
+      onednn::execute(plan->prim, plan->pd, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, my}});
       return ok_status();
     });
     PARE_RETURN_IF_ERROR(st);
@@ -103,7 +102,7 @@ class OnednnMatMul final : public ops::Kernel {
     }
     return guarded(gemm_ ? "Gemm" : "MatMul", [&] {
       memory::desc ad, bd, yd;
-      dnnl::primitive_attr attr;
+      dnnl::primitive_attr attr = onednn::scratchpad_attr();
       if (gemm_) {
         ad = strided_2d(ys[0], trans_a_ ? as[0] : as[1], trans_a_);
         bd = strided_2d(trans_b_ ? bs[1] : bs[0], ys[1], trans_b_);

@@ -42,11 +42,11 @@ class OnednnSoftmax final : public ops::Kernel {
       if (it == plans_.end()) {
         const auto alg = log_ ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
         auto desc = dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference, alg, d, d, static_cast<int>(axis));
-        it = plans_.emplace(key, dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(desc, onednn::engine()))).first;
+        dnnl::softmax_v2_forward::primitive_desc pd(desc, onednn::scratchpad_attr(), onednn::engine());
+        it = plans_.emplace(key, std::make_pair(pd, dnnl::softmax_v2_forward(pd))).first;
       }
       memory src(d, onednn::engine(), const_cast<void*>(x->raw_data())), dst(d, onednn::engine(), y->raw_data());
-      it->second.execute(onednn::stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-      onednn::stream().wait();
+      onednn::execute(it->second.second, it->second.first, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
       return ok_status();
     });
   }
@@ -56,7 +56,7 @@ class OnednnSoftmax final : public ops::Kernel {
   int64_t axis_ = -1;
   ops::InnerKernel fallback_;
   std::mutex mu_;
-  std::map<std::pair<Shape, int64_t>, dnnl::softmax_v2_forward> plans_;
+  std::map<std::pair<Shape, int64_t>, std::pair<dnnl::softmax_v2_forward::primitive_desc, dnnl::softmax_v2_forward>> plans_;
 };
 
 bool softmax_applies(const ops::KernelInit& init) { return init.input_is(0, DataType::kFloat32); }
@@ -93,16 +93,15 @@ class OnednnLayerNorm final : public ops::Kernel {
         auto flags = dnnl::normalization_flags::use_scale;
         if (bias_.defined()) flags |= dnnl::normalization_flags::use_shift;
         auto desc = dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, d, eps_, flags);
-        it = plans_.emplace(rows, dnnl::layer_normalization_forward(
-                                      dnnl::layer_normalization_forward::primitive_desc(desc, onednn::engine()))).first;
+        dnnl::layer_normalization_forward::primitive_desc lpd(desc, onednn::scratchpad_attr(), onednn::engine());
+        it = plans_.emplace(rows, std::make_pair(lpd, dnnl::layer_normalization_forward(lpd))).first;
       }
       auto pd = onednn::plain_desc({c});
       memory src(d, onednn::engine(), const_cast<void*>(x->raw_data())), dst(d, onednn::engine(), y->raw_data());
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst},
                                            {DNNL_ARG_SCALE, memory(pd, onednn::engine(), const_cast<void*>(scale_.raw_data()))}};
       if (bias_.defined()) args.insert({DNNL_ARG_SHIFT, memory(pd, onednn::engine(), const_cast<void*>(bias_.raw_data()))});
-      it->second.execute(onednn::stream(), args);
-      onednn::stream().wait();
+      onednn::execute(it->second.second, it->second.first, args);
       return ok_status();
     });
   }
@@ -112,7 +111,7 @@ class OnednnLayerNorm final : public ops::Kernel {
   float eps_ = 1e-5f;
   Tensor scale_, bias_;
   std::mutex mu_;
-  std::map<int64_t, dnnl::layer_normalization_forward> plans_;
+  std::map<int64_t, std::pair<dnnl::layer_normalization_forward::primitive_desc, dnnl::layer_normalization_forward>> plans_;
 };
 
 bool layer_norm_applies(const ops::KernelInit& init) {

@@ -1,5 +1,8 @@
 #include "kernels/onednn/onednn.h"
 
+#include <cstdlib>
+#include <memory>
+
 namespace pare::kernels::onednn {
 
 dnnl::engine& engine() {
@@ -10,6 +13,35 @@ dnnl::engine& engine() {
 dnnl::stream& stream() {
   thread_local dnnl::stream s(engine());
   return s;
+}
+
+dnnl::primitive_attr scratchpad_attr(dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void execute(const dnnl::primitive& prim, const dnnl::primitive_desc_base& pd, std::unordered_map<int, dnnl::memory> args) {
+  const dnnl::memory::desc sd = pd.scratchpad_desc();
+  const size_t bytes = sd.get_size();
+  if (bytes > 0) {
+    // One growing buffer per thread: kernels never run nested on a thread.
+    thread_local std::unique_ptr<uint8_t, void (*)(void*)> buf(nullptr, std::free);
+    thread_local size_t cap = 0;
+    if (bytes > cap) {
+      const size_t size = (bytes + 63) / 64 * 64;
+      buf.reset(static_cast<uint8_t*>(std::aligned_alloc(64, size)));
+      if (!buf) throw std::bad_alloc();
+      cap = size;
+    }
+    args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(sd, engine(), buf.get());
+  }
+  prim.execute(stream(), args);
+  stream().wait();
+}
+
+void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
+  dnnl::reorder::primitive_desc pd(engine(), src.get_desc(), engine(), dst.get_desc(), scratchpad_attr());
+  execute(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
 }
 
 dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }

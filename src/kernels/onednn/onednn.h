@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <mutex>
+#include <unordered_map>
 
 #include "core/status.h"
 #include "core/tensor.h"
@@ -15,6 +16,15 @@ namespace pare::kernels::onednn {
 dnnl::engine& engine();
 // A stream per thread (streams are not thread-safe; sessions may run concurrently).
 dnnl::stream& stream();
+
+// Attributes every pare primitive is created with: a user-managed scratchpad. oneDNN's default
+// (library-managed) scratchpad belongs to the thread that created the primitive, so a session
+// planned on one thread crashed when run on another; execute() passes a per-thread buffer.
+dnnl::primitive_attr scratchpad_attr(dnnl::primitive_attr attr = {});
+// Runs `prim` (made from `pd`) on this thread's stream with its scratchpad, and waits.
+void execute(const dnnl::primitive& prim, const dnnl::primitive_desc_base& pd, std::unordered_map<int, dnnl::memory> args);
+// A reorder src → dst created with scratchpad_attr, run with execute().
+void reorder(const dnnl::memory& src, const dnnl::memory& dst);
 
 dnnl::memory::dims to_dims(const Shape& s);
 // Plain row-major descriptor (abc.., i.e. nchw / oihw / goihw by rank).

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "runtime/session.h"
 
@@ -164,6 +165,42 @@ TEST(OnednnGemm, MatchesReferenceWithTransposesAlphaBetaAndBias) {
       EXPECT_EQ(kernel, "onednn");
       EXPECT_LT(diff, 1e-4) << "transA " << ta << " transB " << tb << " " << kernel;
     }
+  }
+}
+
+// oneDNN's default scratchpad belongs to the thread that created a primitive: a session planned
+// on one thread must still run on another (a server's worker threads). Regression test.
+TEST(OnednnThreads, SessionRunsOnAnotherThread) {
+  std::mt19937 rng(9);
+  auto model = std::make_unique<ir::Model>();
+  model->opsets.push_back({"", 17});
+  ir::Graph& g = *model->graph;
+  ir::Value* x = g.add_value("x");
+  x->type() = ir::TypeInfo::tensor(DataType::kFloat32, std::vector<ir::Dim>{ir::Dim::of(1), ir::Dim::of(64), ir::Dim::of(28), ir::Dim::of(28)});
+  g.add_input(x);
+  ir::Value* w = g.add_initializer("w", random_tensor({64, 64, 3, 3}, rng));
+  ir::Value* y = g.add_value("y");
+  ir::Node* n = g.add_node("Conv", {x, w}, {y}, "", "node");
+  ir::Attribute pads;
+  pads.type = ir::AttrType::kInts;
+  pads.ints = {1, 1, 1, 1};
+  n->attributes()["pads"] = std::move(pads);
+  g.outputs().push_back(y);
+  auto s = runtime::Session::create(std::move(model));
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  const Tensor in = random_tensor({1, 64, 28, 28}, rng);
+  Tensor outs[3];
+  for (int i = 0; i < 3; ++i) {
+    std::thread t([&] {
+      auto r = (*s)->run({{"x", RunValue(in)}});
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      outs[i] = (*r)[0].tensor;
+    });
+    t.join();
+  }
+  for (int i = 1; i < 3; ++i) {
+    ASSERT_EQ(outs[i].numel(), outs[0].numel());
+    for (int64_t j = 0; j < outs[0].numel(); ++j) ASSERT_EQ(outs[i].data<float>()[j], outs[0].data<float>()[j]);
   }
 }
 

@@ -41,8 +41,7 @@ class OnednnPool final : public ops::Kernel {
     return onednn::guarded(op_.c_str(), [&] {
       memory src(plan->pd.src_desc(), onednn::engine(), const_cast<void*>(x->raw_data()));
       memory dst(plan->pd.dst_desc(), onednn::engine(), y->raw_data());
-      plan->prim.execute(onednn::stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-      onednn::stream().wait();
+      onednn::execute(plan->prim, plan->pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
       return ok_status();
     });
   }
@@ -105,7 +104,7 @@ class OnednnPool final : public ops::Kernel {
       auto desc = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, a, onednn::layout_desc(xs, block_),
                                               onednn::layout_desc(ys, block_), onednn::to_dims(s), onednn::to_dims(k),
                                               onednn::to_dims(pl), onednn::to_dims(pr));
-      Plan p{stored_y, dnnl::pooling_forward::primitive_desc(desc, onednn::engine()), {}};
+      Plan p{stored_y, dnnl::pooling_forward::primitive_desc(desc, onednn::scratchpad_attr(), onednn::engine()), {}};
       p.prim = dnnl::pooling_forward(p.pd);
       out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();

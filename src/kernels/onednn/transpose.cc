@@ -42,13 +42,13 @@ class OnednnTranspose final : public ops::Kernel {
         for (int64_t i = 0; i < r; ++i) vstr[i] = xstr[perm[i]];
         memory::desc src(onednn::to_dims(ys), memory::data_type::f32, vstr);
         memory::desc dst = onednn::plain_desc(ys);
-        Plan p{src, dst, dnnl::reorder(dnnl::reorder::primitive_desc(onednn::engine(), src, onednn::engine(), dst))};
+        dnnl::reorder::primitive_desc pd(onednn::engine(), src, onednn::engine(), dst, onednn::scratchpad_attr());
+        Plan p{src, dst, pd, dnnl::reorder(pd)};
         it = plans_.emplace(x->shape(), std::move(p)).first;
       }
       memory src(it->second.src, onednn::engine(), const_cast<void*>(x->raw_data()));
       memory dst(it->second.dst, onednn::engine(), y->raw_data());
-      it->second.prim.execute(onednn::stream(), src, dst);
-      onednn::stream().wait();
+      onednn::execute(it->second.prim, it->second.pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
       return ok_status();
     });
   }
@@ -56,6 +56,7 @@ class OnednnTranspose final : public ops::Kernel {
  private:
   struct Plan {
     memory::desc src, dst;
+    dnnl::reorder::primitive_desc pd;
     dnnl::reorder prim;
   };
   std::vector<int64_t> perm_;
