@@ -8,6 +8,52 @@
 
 namespace pare::ir {
 
+Attribute Attribute::of(int64_t v) {
+  Attribute a;
+  a.type = AttrType::kInt;
+  a.i = v;
+  return a;
+}
+Attribute Attribute::of(float v) {
+  Attribute a;
+  a.type = AttrType::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute Attribute::of(std::string v) {
+  Attribute a;
+  a.type = AttrType::kString;
+  a.s = std::move(v);
+  return a;
+}
+Attribute Attribute::of(std::vector<int64_t> v) {
+  Attribute a;
+  a.type = AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute Attribute::of(std::vector<float> v) {
+  Attribute a;
+  a.type = AttrType::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+
+Attribute Attribute::copy_value() const {
+  Attribute c;
+  c.type = type;
+  c.f = f;
+  c.i = i;
+  c.s = s;
+  c.t = t;
+  c.floats = floats;
+  c.ints = ints;
+  c.strings = strings;
+  c.tensors = tensors;
+  c.type_proto = type_proto;
+  return c;
+}
+
 std::string TypeInfo::to_string() const {
   switch (kind) {
     case Kind::kUnknown: return "unknown";

@@ -100,6 +100,15 @@ struct Attribute {
   std::vector<Tensor> tensors;
   std::vector<std::unique_ptr<Graph>> graphs;
   TypeInfo type_proto;  // kTypeProto (e.g. SequenceEmpty's dtype is an int, but Optional's type)
+
+  // Attributes that passes create.
+  static Attribute of(int64_t v);
+  static Attribute of(float v);
+  static Attribute of(std::string v);
+  static Attribute of(std::vector<int64_t> v);
+  static Attribute of(std::vector<float> v);
+  // A copy of a value attribute (everything but subgraphs, which are owned by one node).
+  Attribute copy_value() const;
 };
 
 class Node {

@@ -27,13 +27,6 @@ bool is_pare(const ir::Node& n, const char* op) { return n.domain() == kPare && 
 const std::set<std::string> kUnary = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Clip",
                                       "Elu", "Selu", "Identity", "Neg", "Abs", "Erf", "Gelu"};
 
-ir::Attribute int_attr(int64_t v) {
-  ir::Attribute a;
-  a.type = ir::AttrType::kInt;
-  a.i = v;
-  return a;
-}
-
 bool is_float(const ir::Value* v) {
   return v && v->type().kind == ir::TypeInfo::Kind::kTensor && v->type().dtype == DataType::kFloat32;
 }
@@ -72,7 +65,7 @@ class Converter {
     if (auto it = to_blocked_.find(v); it != to_blocked_.end()) return it->second;
     ir::Value* b = g_.add_value(g_.unique_name(v->name() + "/blocked"));
     ir::Node* n = g_.add_node("LayoutToBlocked", {v}, {b}, kPare, b->name());
-    n->attributes()["block"] = int_attr(block_);
+    n->attributes()["block"] = ir::Attribute::of(block_);
     b->type() = ir::TypeInfo::tensor(v->type().dtype);
     to_blocked_[v] = b;
     created_.insert(n);
@@ -90,10 +83,10 @@ class Converter {
     // multiply the first layer's work by b/C.
     if (blocked_.count(x) || cin >= block_ / 2) {
       n->set_input(0, blocked_version(x, cin));
-      n->attributes()["input_block"] = int_attr(block_);
+      n->attributes()["input_block"] = ir::Attribute::of(block_);
     }
     if (ir::Value* z = n->input(3)) n->set_input(3, blocked_version(z, cout));
-    n->attributes()["output_block"] = int_attr(block_);
+    n->attributes()["output_block"] = ir::Attribute::of(block_);
     aware_.insert(n);
     blocked_[n->output(0)] = cout;
     return ok_status();
@@ -109,13 +102,10 @@ class Converter {
 
   void convert_pool(ir::Node* n) {
     const int64_t c = blocked_[n->input(0)];
-    ir::Attribute pool;
-    pool.type = ir::AttrType::kString;
-    pool.s = n->op_type();
+    n->attributes()["pool"] = ir::Attribute::of(n->op_type());
     n->set_op(kPare, "BlockedPool");
-    n->attributes()["pool"] = std::move(pool);
-    n->attributes()["block"] = int_attr(block_);
-    n->attributes()["channels"] = int_attr(c);
+    n->attributes()["block"] = ir::Attribute::of(block_);
+    n->attributes()["channels"] = ir::Attribute::of(c);
     n->remove_trailing_inputs(1);
     aware_.insert(n);
     blocked_[n->output(0)] = c;
@@ -178,7 +168,7 @@ class Converter {
         }
       }
       ir::Node* n = g_.add_node("LayoutToPlain", {v}, {plain}, kPare, plain->name());
-      n->attributes()["channels"] = int_attr(channels);
+      n->attributes()["channels"] = ir::Attribute::of(channels);
       for (const ir::Use& u : outside) u.node->set_input(static_cast<size_t>(u.input_index), plain);
     }
     return ok_status();

@@ -78,16 +78,8 @@ void absorb_activation(ir::Value* cur, Epilogue& e) {
 
 void set_activation_attrs(ir::Node& n, const ops::ActivationSpec& a) {
   if (a.kind == ops::Activation::kNone) return;
-  ir::Attribute act;
-  act.type = ir::AttrType::kString;
-  act.s = ops::activation_name(a.kind);
-  n.attributes()["activation"] = std::move(act);
-  if (!a.params.empty()) {
-    ir::Attribute p;
-    p.type = ir::AttrType::kFloats;
-    p.floats = a.params;
-    n.attributes()["activation_params"] = std::move(p);
-  }
+  n.attributes()["activation"] = ir::Attribute::of(std::string(ops::activation_name(a.kind)));
+  if (!a.params.empty()) n.attributes()["activation_params"] = ir::Attribute::of(a.params);
 }
 
 }  // namespace pare::passes

@@ -98,15 +98,7 @@ class Builder {
       for (ir::Value* v : n->inputs()) ins.push_back(v ? map.at(v) : nullptr);
       for (ir::Value* v : n->outputs()) outs.push_back(map[v] = g.add_value(v->name()));
       ir::Node* c = g.add_node(n->op_type(), ins, outs, n->domain(), n->name());
-      for (const auto& [k, a] : n->attributes()) {
-        ir::Attribute b;
-        b.type = a.type;
-        b.i = a.i;
-        b.f = a.f;
-        b.ints = a.ints;
-        b.floats = a.floats;
-        c->attributes()[k] = std::move(b);
-      }
+      for (const auto& [k, a] : n->attributes()) c->attributes()[k] = a.copy_value();
     }
     for (ir::Value* v : g_.outputs()) g.outputs().push_back(map.at(v));
     return m;

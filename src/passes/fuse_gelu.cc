@@ -90,10 +90,7 @@ Result<bool> fuse_gelu(ir::Model& model) {
     if (!match(n, m)) return false;
     ir::Value* out = n->output(0);
     PARE_ASSIGN_OR_RETURN(ir::Node * gelu, replace_pattern(g, m.nodes, out, "Gelu", "com.pare", {m.x}, out->name() + "/gelu"));
-    ir::Attribute a;
-    a.type = ir::AttrType::kString;
-    a.s = m.tanh ? "tanh" : "none";
-    gelu->attributes()["approximate"] = std::move(a);
+    gelu->attributes()["approximate"] = ir::Attribute::of(std::string(m.tanh ? "tanh" : "none"));
     return true;
   });
 }

@@ -101,14 +101,8 @@ Result<bool> fuse_layer_norm(ir::Model& model) {
     ir::Value* beta = as_vector(g, m.beta, c, 0.0f);
     PARE_ASSIGN_OR_RETURN(ir::Node * ln, replace_pattern(g, m.nodes, m.out, "LayerNormalization", "com.pare",
                                                          {m.x, gamma, beta}, m.nodes.front()->name() + "/layer_norm"));
-    ir::Attribute eps;
-    eps.type = ir::AttrType::kFloat;
-    eps.f = m.eps;
-    ln->attributes()["epsilon"] = std::move(eps);
-    ir::Attribute axis;
-    axis.type = ir::AttrType::kInt;
-    axis.i = -1;
-    ln->attributes()["axis"] = std::move(axis);
+    ln->attributes()["epsilon"] = ir::Attribute::of(m.eps);
+    ln->attributes()["axis"] = ir::Attribute::of(int64_t{-1});
     return true;
   });
 }

@@ -54,10 +54,7 @@ Result<bool> run_graph(ir::Graph& g) {
           if (p1.empty() || p1.size() != p2.size()) continue;
           std::vector<int64_t> p(p2.size());
           for (size_t i = 0; i < p.size(); ++i) p[i] = p1[static_cast<size_t>(p2[i])];
-          ir::Attribute a;
-          a.type = ir::AttrType::kInts;
-          a.ints = p;
-          n->attributes()["perm"] = std::move(a);
+          n->attributes()["perm"] = ir::Attribute::of(p);
           n->set_input(0, inner->input(0));
           inner->set_input(0, nullptr);
           PARE_RETURN_IF_ERROR(g.erase_node(inner));

@@ -27,16 +27,7 @@ Result<InnerKernel> InnerKernel::create(const KernelInit& outer, const std::stri
   k.node_ = g.add_node(op_type, ins, {out}, "", outer.node.name());
   for (const std::string& a : attrs) {
     const ir::Attribute* src = outer.node.attr(a);
-    if (!src) continue;
-    ir::Attribute copy;
-    copy.type = src->type;
-    copy.f = src->f;
-    copy.i = src->i;
-    copy.s = src->s;
-    copy.floats = src->floats;
-    copy.ints = src->ints;
-    copy.strings = src->strings;
-    k.node_->attributes()[a] = std::move(copy);
+    if (src) k.node_->attributes()[a] = src->copy_value();
   }
   KernelInit init{*k.node_, opset, outer.num_threads};
   PARE_ASSIGN_OR_RETURN(k.kernel_, KernelRegistry::reference().create(init));

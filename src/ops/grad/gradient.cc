@@ -210,16 +210,7 @@ Status grad_gemm(GradBuilder& b, const ir::Node& n, Dys& dy, Dxs& dx) {
 std::map<std::string, ir::Attribute> copy_attrs(const ir::Node& n, std::initializer_list<const char*> names) {
   std::map<std::string, ir::Attribute> out;
   for (const char* k : names) {
-    if (const ir::Attribute* a = n.attr(k)) {
-      ir::Attribute c;
-      c.type = a->type;
-      c.i = a->i;
-      c.f = a->f;
-      c.s = a->s;
-      c.ints = a->ints;
-      c.floats = a->floats;
-      out[k] = std::move(c);
-    }
+    if (const ir::Attribute* a = n.attr(k)) out[k] = a->copy_value();
   }
   return out;
 }
