@@ -50,5 +50,6 @@ Result<bool> fuse_layer_norm(ir::Model& model);
 Result<bool> simplify_reshape_transpose(ir::Model& model);
 Result<bool> fuse_gelu(ir::Model& model);
 Result<bool> fuse_matmul_activation(ir::Model& model);
+Result<bool> fuse_attention(ir::Model& model);
 
 }  // namespace pare::passes

@@ -25,6 +25,7 @@ std::vector<Pass> optimization_pipeline(int level, bool portable) {
       p.push_back({"fuse_layer_norm", fuse_layer_norm});
       p.push_back({"fuse_gelu", fuse_gelu});
       p.push_back({"fuse_matmul_activation", fuse_matmul_activation});
+      p.push_back({"fuse_attention", fuse_attention});
       p.push_back({"fuse_conv_activation", fuse_conv_activation});
     }
   }

@@ -39,6 +39,33 @@ class GeluMlp(nn.Module):
         return self.fc3(y)
 
 
+class AttentionBlocks(nn.Module):
+    """Exercises the attention fusion: a BERT-style layer (additive [B,1,1,S] mask input, Div
+    scaling) then a GPT-2-style layer (constant causal mask, Mul scaling); 4 heads of 8."""
+
+    def __init__(self, d=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.proj = nn.ModuleList(nn.Linear(d, d) for _ in range(8))
+        self.register_buffer("causal", torch.triu(torch.full((7, 7), -1e4), diagonal=1))
+
+    def attend(self, x, q, k, v, o, mask, divide):
+        b, s, d = x.shape
+        h = self.heads
+        qh = q(x).view(b, s, h, d // h).transpose(1, 2)
+        kh = k(x).view(b, s, h, d // h).transpose(1, 2)
+        vh = v(x).view(b, s, h, d // h).transpose(1, 2)
+        kt = kh.transpose(-1, -2)
+        scores = torch.matmul(qh, kt) / (d // h) ** 0.5 if divide else torch.matmul(qh, kt) * (d // h) ** -0.5
+        ctx = torch.matmul(torch.softmax(scores + mask, dim=-1), vh)
+        return o(ctx.transpose(1, 2).reshape(b, s, d))
+
+    def forward(self, x, keep):
+        mask = (1.0 - keep[:, None, None, :]) * -10000.0
+        x = x + self.attend(x, *self.proj[:4], mask, True)
+        return x + self.attend(x, *self.proj[4:], self.causal, False)
+
+
 def models():
     enc_layer = nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.0, batch_first=True)
     return {
@@ -47,6 +74,8 @@ def models():
         "transformer_encoder": (lambda: nn.TransformerEncoder(enc_layer, num_layers=2), [torch.randn(2, 16, 64)]),
         "lstm": (LstmClassifier, [torch.randn(3, 10, 16)]),
         "gelu_mlp": (GeluMlp, [torch.randn(2, 9, 24)]),
+        # expected fusions: op type -> count in pare's planned graph (pare_parity checks them)
+        "attention": (AttentionBlocks, [torch.randn(2, 7, 32), torch.randn(2, 7)], {"Attention": 2, "Softmax": 0}),
     }
 
 
@@ -55,7 +84,7 @@ def main():
         sys.exit("usage: export_models.py OUTDIR [--force]")
     out_dir, force = sys.argv[1], "--force" in sys.argv
     torch.set_num_threads(1)
-    for name, (make, inputs) in models().items():
+    for name, (make, inputs, *expect) in models().items():
         d = os.path.join(out_dir, name)
         if os.path.exists(os.path.join(d, "meta.json")) and not force:
             continue
@@ -76,7 +105,7 @@ def main():
         for i, r in enumerate(refs):
             np.save(os.path.join(d, f"output_{i}.npy"), r.numpy().astype(np.float32))
         with open(os.path.join(d, "meta.json"), "w") as f:
-            json.dump({"inputs": in_names, "outputs": out_names}, f)
+            json.dump({"inputs": in_names, "outputs": out_names, "expect_ops": expect[0] if expect else {}}, f)
         print(f"exported {name}")
 
 

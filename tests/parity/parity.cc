@@ -1,9 +1,14 @@
 // pare_parity DIR: for each DIR/<model>/ made by export_models.py (model.onnx, input_i.npy,
-// output_i.npy = PyTorch's outputs), runs pare and checks max|pare − torch| ≤ 1e-4 · max|torch|.
+// output_i.npy = PyTorch's outputs), runs pare and checks max|pare − torch| ≤ 1e-4 · max|torch|,
+// and that the planned graph has the op counts meta.json's "expect_ops" names (the fusions).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "eval/npy.h"
 #include "runtime/session.h"
@@ -36,8 +41,21 @@ int main(int argc, char** argv) {
       fail(s.status().to_string());
       continue;
     }
-    std::vector<std::pair<std::string, RunValue>> feeds;
     bool ok = true;
+    std::ifstream meta(d / "meta.json");
+    const auto expect = nlohmann::json::parse(meta, nullptr, false);
+    if (expect.is_object() && expect.contains("expect_ops")) {
+      std::map<std::string, int> counts;
+      for (const auto& n : (*s)->model().graph->nodes()) ++counts[n->op_type()];
+      for (const auto& [op, want] : expect["expect_ops"].items()) {
+        if (counts[op] != want.get<int>()) {
+          fail(fmt::format("planned graph has {} {} nodes, expected {}", counts[op], op, want.get<int>()));
+          ok = false;
+        }
+      }
+    }
+    if (!ok) continue;
+    std::vector<std::pair<std::string, RunValue>> feeds;
     for (size_t i = 0; i < (*s)->inputs().size(); ++i) {
       auto t = eval::npy_read((d / ("input_" + std::to_string(i) + ".npy")).string());
       if (!t.ok()) {

@@ -32,6 +32,8 @@ struct OneNode {
   std::vector<std::pair<std::string, AttrValue>> attrs;
   std::vector<Tensor> runtime_inputs;   // fed at run time
   std::vector<Tensor> constant_inputs;  // initializers, after the runtime ones
+  std::string domain;                   // of the op ("" = ONNX)
+  std::vector<size_t> omitted;          // input positions left empty (optional inputs)
 };
 
 AttrValue ints(std::vector<int64_t> v) { return {ir::AttrType::kInts, 0, 0, std::move(v)}; }
@@ -61,8 +63,10 @@ std::pair<std::string, double> compare(const OneNode& spec) {
     for (size_t i = 0; i < spec.constant_inputs.size(); ++i) {
       ins.push_back(g.add_initializer("c" + std::to_string(i), spec.constant_inputs[i]));
     }
+    for (size_t pos : spec.omitted) ins.insert(ins.begin() + static_cast<std::ptrdiff_t>(pos), nullptr);
+    if (!spec.domain.empty()) model->opsets.push_back({spec.domain, 1});
     ir::Value* y = g.add_value("y");
-    ir::Node* n = g.add_node(spec.op, ins, {y}, "", "node");
+    ir::Node* n = g.add_node(spec.op, ins, {y}, spec.domain, "node");
     for (const auto& [k, a] : spec.attrs) {
       ir::Attribute copy;
       copy.type = a.type;
@@ -265,6 +269,47 @@ TEST(OnednnTranspose, MatchesReference) {
     EXPECT_EQ(kernel, "onednn") << shape_to_string(s);
     EXPECT_EQ(diff, 0.0) << shape_to_string(s);
   }
+}
+
+TEST(CpuAttention, MatchesReferenceOnOddShapesMasksAndPacking) {
+  std::mt19937 rng(9);
+  struct Case {
+    Shape q, k, v, mask;  // empty k/v: packed QKV in q; empty mask: none
+    int64_t heads;
+    float scale;
+  };
+  const Case cases[] = {
+      {{2, 5, 12}, {2, 9, 12}, {2, 9, 20}, {}, 4, 0.0f},       // Sq ≠ Skv, Dk 3 ≠ Dv 5, default scale
+      {{2, 5, 12}, {2, 9, 12}, {2, 9, 20}, {2, 1, 1, 9}, 4, 0.7f},  // BERT-style padding mask
+      {{2, 5, 12}, {2, 9, 12}, {2, 9, 12}, {5, 9}, 2, 0.3f},   // one mask for every batch and head
+      {{2, 5, 12}, {2, 9, 12}, {2, 9, 12}, {2, 3, 5, 9}, 3, 0.5f},  // a full mask
+      {{1, 70, 48}, {}, {}, {70, 70}, 2, 0.25f},                 // packed, two row blocks, causal-like
+      {{3, 1, 3 * 17}, {}, {}, {}, 1, 0.0f},                     // packed, one row, odd head size
+      {{1, 0, 12}, {1, 4, 12}, {1, 4, 12}, {}, 2, 0.0f},         // no queries
+  };
+  for (const Case& c : cases) {
+    OneNode spec{"Attention", {{"num_heads", one_int(c.heads)}, {"scale", one_float(c.scale)}}, {random_tensor(c.q, rng)}, {}, "com.pare"};
+    if (c.k.empty()) {
+      spec.attrs.push_back({"qkv_packed", one_int(1)});
+      if (!c.mask.empty()) spec.omitted = {1, 2};
+    } else {
+      spec.runtime_inputs.push_back(random_tensor(c.k, rng));
+      spec.runtime_inputs.push_back(random_tensor(c.v, rng));
+    }
+    if (!c.mask.empty()) {
+      Tensor m = random_tensor(c.mask, rng);
+      for (int64_t i = 0; i < m.numel(); ++i) m.data<float>()[i] = m.data<float>()[i] > 0.6f ? -1e4f : 3 * m.data<float>()[i];
+      spec.runtime_inputs.push_back(m);
+    }
+    auto [kernel, diff] = compare(spec);
+    EXPECT_EQ(kernel, "cpu") << shape_to_string(c.q);
+    EXPECT_LT(diff, 2e-6) << shape_to_string(c.q) << " mask " << shape_to_string(c.mask) << " " << kernel;
+  }
+  // A mask that does not broadcast to [B, H, Sq, Skv] is refused by both kernels.
+  OneNode bad{"Attention", {{"num_heads", one_int(2)}}, {random_tensor({1, 4, 8}, rng), random_tensor({1, 4, 8}, rng),
+              random_tensor({1, 4, 8}, rng), random_tensor({3, 4}, rng)}, {}, "com.pare"};
+  auto [kernel, diff] = compare(bad);
+  EXPECT_NE(kernel.find("does not broadcast"), std::string::npos) << kernel;
 }
 
 }  // namespace

@@ -52,5 +52,6 @@ void fused_conv(InferContext& c);
 void blocked_pool(InferContext& c);
 void layout_to_blocked(InferContext& c);
 void layout_to_plain(InferContext& c);
+void attention(InferContext& c);
 
 }  // namespace pare::ops::infer

@@ -262,6 +262,16 @@ void fused_conv(InferContext& c) {
   c.set_tensor(0, c.dtype(0), with_layout(out, c.node().attr_int("output_block", 0)));
 }
 
+// com.pare.Attention: [B, Sq, H·Dv] from Q [B, Sq, ·] and V [B, Skv, H·Dv] (packed: [B, S, 3·H·D]).
+void attention(InferContext& c) {
+  const Dims* q = c.dims(0);
+  const Dims* v = c.node().attr_int("qkv_packed", 0) ? q : c.dims(2);
+  if (!q || !v || q->size() != 3 || v->size() != 3) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  Dims out{(*q)[0], (*q)[1], (*v)[2]};
+  if (c.node().attr_int("qkv_packed", 0)) out[2] = (*v)[2].known() ? ir::Dim::of((*v)[2].value / 3) : ir::Dim{};
+  c.set_tensor(0, c.dtype(0), out);
+}
+
 void blocked_pool(InferContext& c) {
   const int64_t block = c.node().attr_int("block", 0);
   auto x = plain_dims(c.dims(0), block);
