@@ -34,12 +34,14 @@ struct SparseWeight {
   static SparseWeight from_dense(const float* b, int64_t k, int64_t n, bool transposed);
 };
 
-// Crossovers: the largest density (nonzeros / entries) at which the sparse kernel beat the
-// dense oneDNN kernel (prepacked FusedMatMul) on 4096×4096, from
-//   build/sparse_bench --k 4096 --n 4096 --m 1,8,64 --rounds 7   (docs/sparse.md)
-// GEMV (M = 1) and GEMM (M > 1).
-inline constexpr double kMaxDensityGemv = 0.50;
-inline constexpr double kMaxDensityGemm = 0.30;
+// Crossovers: the largest density (nonzeros / entries) at which the sparse kernel is used,
+// from the sparsity where it started to beat the dense oneDNN kernel (prepacked FusedMatMul)
+// on 4096×4096 here (AMD EPYC, AVX-512), with a margin:
+//   OMP_WAIT_POLICY=passive build/sparse_bench --rounds 7 --threads 1      (docs/sparse.md)
+// GEMV (M = 1): break-even at ~60% sparsity → used from 65%. GEMM (M = 8, 64): break-even at
+// ~70% → used from 75%.
+inline constexpr double kMaxDensityGemv = 0.35;
+inline constexpr double kMaxDensityGemm = 0.25;
 // Below this many weights the kernels were not measured; dense is kept.
 inline constexpr int64_t kMinWeights = 16384;
 
