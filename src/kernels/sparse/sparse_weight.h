@@ -3,9 +3,10 @@
 //
 // Format: B [K, N] is stored as W = Bᵀ in CSR, one row per output column n (the nonzeros of
 // B[:, n], ascending k): row_ptr [N+1], column indices (uint16 when K ≤ 65536, else uint32)
-// and float values. Chosen by measurement over block-CSR (1×4 blocks of a 90%-sparse random
-// matrix are ~70% zeros, so 3.4× more values are read) and bitmask+values (a fixed K·N/8 mask
-// read at every sparsity, and no cheap per-nonzero index for the GEMM).
+// and float values. Chosen over block-CSR because magnitude pruning is unstructured (1×4 blocks
+// of a 90%-sparse random matrix are ~70% zeros: 3.4× more values read and multiplied) and over
+// bitmask+values (a K·N/8 mask read at every sparsity, and the GEMM needs each nonzero's k,
+// which CSR stores directly). Per nonzero: 4 bytes of value + 2 of index (K ≤ 65536).
 //   GEMV (M = 1): y[n] = Σ val·a[idx], 16 nonzeros per step with a vector gather.
 //   GEMM (M > 1): A is packed per tile of Mb rows as Aᵀ [K, Mb]; for each nonzero (k, v) of
 //   column n, acc[0:Mb] += v·Aᵀ[k, 0:Mb] (broadcast FMA on contiguous rows, no gather).
@@ -36,12 +37,12 @@ struct SparseWeight {
 
 // Crossovers: the largest density (nonzeros / entries) at which the sparse kernel is used,
 // from the sparsity where it started to beat the dense oneDNN kernel (prepacked FusedMatMul)
-// on 4096×4096 here (AMD EPYC, AVX-512), with a margin:
-//   OMP_WAIT_POLICY=passive build/sparse_bench --rounds 7 --threads 1      (docs/sparse.md)
-// GEMV (M = 1): break-even at ~60% sparsity → used from 65%. GEMM (M = 8, 64): break-even at
-// ~70% → used from 75%.
-inline constexpr double kMaxDensityGemv = 0.35;
-inline constexpr double kMaxDensityGemm = 0.25;
+// on 4096×4096 here (AMD EPYC, AVX-512; docs/sparse.md):
+//   OMP_WAIT_POLICY=passive build/sparse_bench --rounds 9 --threads 1   (and --threads 2)
+// GEMV (M = 1): loses at 60% sparsity in one run, wins from 70% in both → used from 70%.
+// GEMM: M = 64 wins from 70%, M = 8 from 80% (85% in the noisier 2-thread run) → from 80%.
+inline constexpr double kMaxDensityGemv = 0.30;
+inline constexpr double kMaxDensityGemm = 0.20;
 // Below this many weights the kernels were not measured; dense is kept.
 inline constexpr int64_t kMinWeights = 16384;
 
