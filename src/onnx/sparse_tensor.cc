@@ -46,7 +46,9 @@ Result<Tensor> tensor_from_sparse_proto(const ::onnx::SparseTensorProto& sp, con
                            shape_to_string(idx.shape()));
     }
   }
-  PARE_ASSIGN_OR_RETURN(Tensor dense, Tensor::create(dt, shape));
+  auto created = Tensor::create(dt, shape);
+  if (!created.ok()) return created.status().with_context("sparse initializer '" + name + "'");
+  Tensor dense = std::move(created).value();
   const size_t es = dtype_size(dt);
   const auto* src = static_cast<const uint8_t*>(values.raw_data());
   auto* dst = static_cast<uint8_t*>(dense.raw_data());

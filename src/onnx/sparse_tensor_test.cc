@@ -155,6 +155,13 @@ TEST(SparseInitializer, RejectsInconsistentCounts) {
   expect_error(neg, "negative dimension");
   Sparse twice;
   expect_error(twice, "defined twice", true);
+  // A huge dense shape behind a few values: refused before anything that size is allocated.
+  Sparse huge;
+  huge.dims = {int64_t{1} << 19, int64_t{1} << 19};
+  auto r = load(huge);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().to_string();
+  EXPECT_NE(r.status().to_string().find("sparse initializer 'w'"), std::string::npos) << r.status().to_string();
 }
 
 TEST(SparseInitializer, SaveWritesSparseAndRoundTrips) {
