@@ -54,8 +54,13 @@ class Converter {
       owned.clear_double_data();
     }
     for (const auto& sp : gp.sparse_initializer()) {
-      return unsupported("graph '{}': sparse initializer '{}' is not supported", gp.name(),
-                         sp.values().name());
+      auto t = tensor_from_sparse_proto(sp, base_dir_);
+      if (!t.ok()) return t.status();
+      const std::string& name = sp.values().name();
+      if (g.find_local_value(name) && g.find_local_value(name)->initializer()) {
+        return invalid_model("graph '{}': initializer '{}' is defined twice", gp.name(), name);
+      }
+      g.add_initializer(name, std::move(t).value());
     }
     for (const auto& vi : gp.input()) {
       if (vi.name().empty()) return invalid_model("graph '{}' has an input without a name", gp.name());

@@ -34,8 +34,15 @@ struct SaveOptions {
   // Write initializers of at least `external_threshold` bytes to "<file>.data" beside the model.
   bool external_data = false;
   size_t external_threshold = 1024;
+  // Store floating-point initializers of at least 64 elements whose fraction of zeros is at
+  // least `sparse_min_sparsity` as ONNX sparse_initializer (values + int64 linear indices),
+  // when that is smaller than the dense tensor (sparsity above 2/3 for float32).
+  bool sparse_initializers = false;
+  double sparse_min_sparsity = 0.5;
 };
 Status save_model(const ir::Model& model, const std::string& path, const SaveOptions& options = {});
+// Whether save_model writes `t` as a sparse initializer under `options`.
+bool stores_as_sparse(const Tensor& t, const SaveOptions& options);
 
 // Validates with ONNX's checker and strict shape inference (run in a forked child, so a crash
 // inside libonnx on a malformed file is reported, not fatal), then with pare's loader.

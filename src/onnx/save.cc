@@ -58,7 +58,16 @@ class Writer {
     gp->set_name(g.name());
     for (const ir::Value* v : g.inputs()) value_info(*v, gp->add_input());
     for (const ir::Value* v : g.initializers()) {
-      PARE_RETURN_IF_ERROR(tensor(*v->initializer(), v->name(), gp->add_initializer()));
+      const Tensor& t = *v->initializer();
+      if (stores_as_sparse(t, options_)) {
+        PARE_ASSIGN_OR_RETURN(auto enc, sparse_encode(t));
+        auto* sp = gp->add_sparse_initializer();
+        for (int64_t d : t.shape()) sp->add_dims(d);
+        PARE_RETURN_IF_ERROR(tensor(enc.first, v->name(), sp->mutable_values()));
+        PARE_RETURN_IF_ERROR(tensor(enc.second, v->name() + "_indices", sp->mutable_indices()));
+        continue;
+      }
+      PARE_RETURN_IF_ERROR(tensor(t, v->name(), gp->add_initializer()));
     }
     PARE_ASSIGN_OR_RETURN(auto order, g.topological_order());
     for (const ir::Node* n : order) {
