@@ -36,6 +36,15 @@ void add_serve(CLI::App& app, int& rc) {
                   "requests waiting for an instance of a single MODEL beyond which the answer is 503")->default_val(64);
   cmd->add_option("--request-timeout-ms", o->config.timeout_ms,
                   "longest wait for an instance before 503, single MODEL")->default_val(30000);
+  cmd->add_option("--max-batch-size", o->config.max_batch_size,
+                  "dynamic batching for a single MODEL: concurrent requests are concatenated along dim 0 up to this many rows "
+                  "(0 or 1: off; the model's first input dim must be dynamic)")->default_val(0);
+  cmd->add_option("--batch-delay-us", o->config.max_queue_delay_us,
+                  "dynamic batching: how long the oldest queued request may wait for others to join its batch (microseconds)")
+      ->default_val(0);
+  cmd->add_option("--preferred-batch-sizes", o->config.preferred_batch_sizes,
+                  "dynamic batching: row counts that run at once when reached (space or comma separated)")
+      ->delimiter(',');
   cmd->add_option("--api-key-file", o->api_key_file,
                   "file holding the API key; clients must send 'Authorization: Bearer KEY' (health endpoints exempt)");
   cmd->add_option("--tls-cert", o->server.tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)");
@@ -54,6 +63,10 @@ void add_serve(CLI::App& app, int& rc) {
     }
     if (o->server.tls_cert.empty() != o->server.tls_key.empty()) {
       rc = report(invalid_input("--tls-cert and --tls-key go together"));
+      return;
+    }
+    if (Status b = serve::validate_batching(o->config); !b.ok()) {
+      rc = report(b);
       return;
     }
     if (o->max_body_mb <= 0 || o->server.threads < 1) {

@@ -22,11 +22,16 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
+struct ModelGauges {
+  uint64_t runs = 0;       // session runs of the served version (a batch counts once)
+  int64_t in_flight = 0;   // requests queued or running
+};
+
 class Metrics {
  public:
   void record(const std::string& model, int code, double queue_ms, double compute_ms, int batch);
-  // `loaded`: model name → 1 ready / 0 not.
-  std::string render(const std::map<std::string, int>& loaded) const;
+  // `loaded`: model name → 1 ready / 0 not; `gauges`: per served model.
+  std::string render(const std::map<std::string, int>& loaded, const std::map<std::string, ModelGauges>& gauges = {}) const;
 
  private:
   mutable std::mutex mu_;

@@ -64,6 +64,34 @@ TEST(ServeConfig, ParseAndReject) {
   EXPECT_FALSE(parse_model_config("sha256 = \"abc\"").ok());
 }
 
+TEST(ServeConfig, DynamicBatching) {
+  auto c = parse_model_config(
+      "max_batch_size = 8\n[dynamic_batching]\nmax_queue_delay_microseconds = 500\npreferred_batch_size = [4, 8]\n");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->max_batch_size, 8);
+  EXPECT_EQ(c->max_queue_delay_us, 500);
+  EXPECT_EQ(c->preferred_batch_sizes, (std::vector<int>{4, 8}));
+  EXPECT_FALSE(parse_model_config("max_batch_size = 4\n[dynamic_batching]\npreferred_batch_size = [5]\n").ok());
+  EXPECT_FALSE(parse_model_config("max_batch_size = 4\n[dynamic_batching]\npreferred_batch_size = [0]\n").ok());
+  EXPECT_FALSE(parse_model_config("max_batch_size = 4\n[dynamic_batching]\npreferred_batch_size = 2\n").ok());
+  EXPECT_FALSE(parse_model_config("max_batch_size = -1\n").ok());
+  EXPECT_FALSE(parse_model_config("dynamic_batching = 3\n").ok());
+  EXPECT_FALSE(parse_model_config("[dynamic_batching]\nmax_queue_delay_microseconds = -1\n").ok());
+}
+
+TEST(ServeBatch, RowsOfFeeds) {
+  auto feed = [](const char* n, Shape s) {
+    int64_t k = 1;
+    for (auto d : s) k *= d;
+    return std::pair<std::string, RunValue>(n, RunValue(Tensor::from_vector<float>(s, std::vector<float>(k))));
+  };
+  EXPECT_EQ(batch_rows({feed("a", {3, 2}), feed("b", {3})}), 3);
+  EXPECT_EQ(batch_rows({feed("a", {3, 2}), feed("b", {2})}), -1);  // dim 0 differs
+  EXPECT_EQ(batch_rows({feed("a", {})}), -1);                      // scalar
+  EXPECT_EQ(batch_rows({feed("a", {0, 4})}), -1);                  // no rows
+  EXPECT_EQ(batch_rows({}), -1);
+}
+
 TEST(ServeNames, SafeNamesAndCompare) {
   EXPECT_TRUE(is_safe_model_name("resnet-18_v1.2"));
   EXPECT_FALSE(is_safe_model_name(".."));

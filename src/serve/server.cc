@@ -1,5 +1,11 @@
 #include "serve/server.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <fmt/format.h>
@@ -33,6 +39,57 @@ json io_json(const runtime::IoInfo& io) {
   return {{"name", io.name}, {"datatype", dtype_to_oip(io.type.dtype)}, {"shape", shape}};
 }
 
+// Whether the client of REQ has closed its connection. cpp-httplib 0.11 does not hand the socket
+// to handlers, so it is found once (lazily: only for requests that wait) among this process's
+// sockets by its two endpoints; then a peek that reads end-of-stream means the peer has closed.
+class ClientWatch {
+ public:
+  explicit ClientWatch(const httplib::Request& req) : req_(req) {}
+  bool gone() {
+    if (fd_ == -1) fd_ = find_socket();
+    if (fd_ < 0) return false;
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+  }
+
+ private:
+  int find_socket() const {
+    if (req_.remote_port <= 0 || req_.local_port <= 0) return -2;
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return -2;
+    int found = -2;
+    while (dirent* e = readdir(d)) {
+      char* end = nullptr;
+      long fd = std::strtol(e->d_name, &end, 10);
+      if (*end != '\0' || fd < 0 || fd == dirfd(d)) continue;
+      sockaddr_storage peer{}, self{};
+      socklen_t pl = sizeof(peer), sl = sizeof(self);
+      if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+      if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&self), &sl) != 0) continue;
+      if (port_of(peer) == req_.remote_port && port_of(self) == req_.local_port && addr_of(peer) == req_.remote_addr) {
+        found = static_cast<int>(fd);
+        break;
+      }
+    }
+    closedir(d);
+    return found;
+  }
+  static int port_of(const sockaddr_storage& a) {
+    if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+    if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+    return -1;
+  }
+  static std::string addr_of(const sockaddr_storage& a) {
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (a.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof(buf));
+    if (a.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof(buf));
+    return buf;
+  }
+  const httplib::Request& req_;
+  int fd_ = -1;  // -1: not looked up yet; -2: not found
+};
+
 bool is_health(const std::string& path) { return path == "/v2/health/live" || path == "/v2/health/ready"; }
 
 class Routes {
@@ -52,8 +109,12 @@ class Routes {
     });
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::map<std::string, int> loaded;
-      for (const auto& [n, e] : repo_.snapshot()) loaded[n] = e.versions.empty() ? 0 : 1;
-      res.set_content(metrics_.render(loaded), "text/plain; version=0.0.4");
+      std::map<std::string, ModelGauges> gauges;
+      for (const auto& [n, e] : repo_.snapshot()) {
+        loaded[n] = e.versions.empty() ? 0 : 1;
+        if (!e.versions.empty()) gauges[n] = {e.versions.rbegin()->second->runs(), e.versions.rbegin()->second->in_flight()};
+      }
+      res.set_content(metrics_.render(loaded, gauges), "text/plain; version=0.0.4");
     });
     const std::string model_re = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
     s.Get(model_re, [this](const httplib::Request& req, httplib::Response& res) { metadata(req, res); });
@@ -96,7 +157,7 @@ class Routes {
 
   void infer(const httplib::Request& req, httplib::Response& res) {
     std::string name = req.matches[1];
-    double queue_ms = 0, compute_ms = 0;
+    ServedModel::Stats stats;
     int code = 200;
     auto finish = [&](int c, const std::string& msg) {
       code = c;
@@ -123,8 +184,11 @@ class Routes {
         if (!parsed.ok()) {
           finish(400, parsed.status().message());
         } else {
-          auto out = l.model->infer(*parsed, &queue_ms, &compute_ms);
-          if (!out.ok()) {
+          ClientWatch watch(req);
+          auto out = l.model->infer(*parsed, &stats, [&watch] { return watch.gone(); });
+          if (stats.cancelled) {
+            finish(499, out.status().message());  // nginx's "client closed request"; nobody reads it
+          } else if (!out.ok()) {
             finish(out.status().code() == StatusCode::kResourceExhausted ? 503 : 400, out.status().message());
           } else {
             std::vector<bool> binary;
@@ -146,8 +210,7 @@ class Routes {
         }
       }
     }
-    int batch = 1;
-    metrics_.record(name, code, queue_ms, compute_ms, batch);
+    metrics_.record(name, code, stats.queue_ms, stats.compute_ms, stats.batch);
   }
 
   Repository& repo_;
