@@ -110,7 +110,15 @@ void ServedModel::run_batch(size_t i, std::vector<JobPtr>& batch) {
       ++runs_;
     }
   };
-  if (batch.size() == 1) {
+  // With preferred sizes, a batchable batch is padded with zero rows up to the smallest
+  // preferred size that holds it, so the session only ever sees those shapes (each new input
+  // shape costs a plan: primitive creation, weight reordering, kernel timing).
+  int64_t padded = -1;
+  if (batch[0]->rows > 0)
+    for (int p : config_.preferred_batch_sizes)
+      if (p >= total && (padded < 0 || p < padded)) padded = p;
+  if (padded < 0) padded = total;
+  if (batch.size() == 1 && padded == total) {
     run_each();
     total = std::max<int64_t>(batch[0]->rows, 1);
   } else {
@@ -119,7 +127,7 @@ void ServedModel::run_batch(size_t i, std::vector<JobPtr>& batch) {
     for (size_t k = 0; k < batch[0]->feeds.size() && st.ok(); ++k) {
       const Tensor& first = batch[0]->feeds[k].second.tensor;
       Shape s = first.shape();
-      s[0] = total;
+      s[0] = padded;
       auto t = Tensor::create(first.dtype(), s);
       if (!t.ok()) {
         st = t.status();
@@ -131,6 +139,11 @@ void ServedModel::run_batch(size_t i, std::vector<JobPtr>& batch) {
         copy_rows(src, 0, *t, at, src.shape()[0]);
         at += src.shape()[0];
       }
+      if (padded > total) {
+        const size_t row = static_cast<size_t>(first.numel() / first.shape()[0]) * row_element_bytes(first.dtype());
+        std::memset(static_cast<uint8_t*>(t->raw_data()) + static_cast<size_t>(total) * row, 0,
+                    static_cast<size_t>(padded - total) * row);
+      }
       merged.emplace_back(batch[0]->feeds[k].first, RunValue(std::move(*t)));
     }
     Result<std::vector<RunValue>> out = st.ok() ? sessions_[i]->run(merged, batch[0]->names) : Result<std::vector<RunValue>>(st);
@@ -138,13 +151,14 @@ void ServedModel::run_batch(size_t i, std::vector<JobPtr>& batch) {
     bool split = out.ok();
     if (split)
       for (const auto& v : *out)
-        split &= v.is_tensor() && v.tensor.rank() > 0 && v.tensor.shape()[0] == total &&
+        split &= v.is_tensor() && v.tensor.rank() > 0 && v.tensor.shape()[0] == padded &&
                  row_element_bytes(v.tensor.dtype()) > 0;
     if (!split) {
       // Outputs not aligned with the batch dim, or the merged run failed: run each alone.
       run_each();
       total = 1;
     } else {
+      total = padded;
       int64_t at = 0;
       for (const auto& j : batch) {
         std::vector<RunValue> mine;
@@ -172,6 +186,27 @@ void ServedModel::run_batch(size_t i, std::vector<JobPtr>& batch) {
     j.compute_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
     j.batch = static_cast<int>(total);
     j.done.set_value(std::move(results[k]));
+  }
+}
+
+void ServedModel::warm_up(size_t i) {
+  // Only when every non-batch dim is known: run each preferred size once with zeros.
+  std::vector<std::pair<std::string, RunValue>> feeds;
+  for (int n : config_.preferred_batch_sizes) {
+    feeds.clear();
+    for (const auto& io : inputs_) {
+      if (!io.type.shape || row_element_bytes(io.type.dtype) == 0) return;
+      Shape s;
+      for (size_t d = 0; d < io.type.shape->size(); ++d) {
+        if (d > 0 && !(*io.type.shape)[d].known()) return;
+        s.push_back(d == 0 ? n : (*io.type.shape)[d].value);
+      }
+      auto t = Tensor::create(io.type.dtype, s);
+      if (!t.ok()) return;
+      std::memset(t->raw_data(), 0, t->nbytes());
+      feeds.emplace_back(io.name, RunValue(std::move(*t)));
+    }
+    (void)sessions_[i]->run(feeds, {});
   }
 }
 

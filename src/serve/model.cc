@@ -101,13 +101,24 @@ Result<std::shared_ptr<ServedModel>> ServedModel::load(const std::string& name, 
     PARE_ASSIGN_OR_RETURN(auto s, runtime::Session::load(path, so));
     m->sessions_.push_back(std::move(s));
   }
-  for (size_t i = 0; i < m->sessions_.size(); ++i) m->workers_.emplace_back([p = m.get(), i] { p->worker(i); });
   m->inputs_ = m->sessions_[0]->inputs();
   m->outputs_ = m->sessions_[0]->outputs();
   // Batchable when every input has a dynamic (or unknown) first dim.
   m->batchable_ = !m->inputs_.empty();
   for (const auto& i : m->inputs_)
     if (i.type.shape && (i.type.shape->empty() || (*i.type.shape)[0].known())) m->batchable_ = false;
+  const bool warm = m->batchable_ && config.max_batch_size > 1 && !config.preferred_batch_sizes.empty();
+  std::vector<std::future<void>> warmed;
+  for (size_t i = 0; i < m->sessions_.size(); ++i) {
+    auto ready = std::make_shared<std::promise<void>>();
+    warmed.push_back(ready->get_future());
+    m->workers_.emplace_back([p = m.get(), i, ready, warm] {
+      if (warm) p->warm_up(i);
+      ready->set_value();
+      p->worker(i);
+    });
+  }
+  for (auto& f : warmed) f.wait();
   return m;
 }
 

@@ -32,7 +32,9 @@ struct ModelConfig {
   std::string sha256;         // when set, the model file must match
   int max_batch_size = 0;     // ≤ 1: no dynamic batching
   int64_t max_queue_delay_us = 0;       // how long the oldest request may wait for others
-  std::vector<int> preferred_batch_sizes;  // run as soon as one of these row counts is reached
+  // Run as soon as one of these row counts is reached; batches are zero-padded up to the
+  // smallest one that holds them, and each is planned (warmed up) at load.
+  std::vector<int> preferred_batch_sizes;
 };
 
 // Preferred batch sizes must lie in [1, max_batch_size].
@@ -85,6 +87,7 @@ class ServedModel {
   // to the delay). Empty when stopping.
   std::vector<JobPtr> next_batch(std::unique_lock<std::mutex>& lk);
   void run_batch(size_t i, std::vector<JobPtr>& batch);
+  void warm_up(size_t i);  // plans the preferred batch sizes before serving
   bool batchable_ = false;
   std::atomic<uint64_t> runs_{0};
   std::vector<std::unique_ptr<runtime::Session>> sessions_;

@@ -107,6 +107,20 @@ def main():
                 "preferred size 2: two runs of 2 rows")
     finally:
         stop(proc, "preferred-size server")
+    # Padding: preferred size 4, three 1-row requests run once, zero-padded to 4 rows.
+    proc, port = T.start([MODEL, "--max-batch-size", "4", "--preferred-batch-sizes", "4", "--batch-delay-us", "300000"])
+    try:
+        res = concurrent(port, path, [binary_body(x[:1]) for x in xs[:3]])
+        same = all(st == 200 and np.allclose(decode(h, b), T.reference(x[:1], work), atol=1e-5)
+                   for (st, h, b), x in zip(res, xs[:3]))
+        m = T.req(port, "GET", "/metrics")[2].decode()
+        le2 = re.search(r'pare_batch_size_bucket\{model="fashion_mnist_cnn",le="2"\} (\d+)', m)
+        le4 = re.search(r'pare_batch_size_bucket\{model="fashion_mnist_cnn",le="4"\} (\d+)', m)
+        runs = metric(port, "pare_model_runs_total", "fashion_mnist_cnn")
+        T.check(same and int(le2.group(1)) == 0 and int(le4.group(1)) == 3 and runs == 1,
+                f"3 rows padded to preferred 4, one run, outputs equal pare run (runs {runs})")
+    finally:
+        stop(proc, "padding server")
     # 3. Bad batching options are refused with a message.
     r = subprocess.run([T.PARE, "serve", MODEL, "--max-batch-size", "4", "--preferred-batch-sizes", "9"],
                        capture_output=True, text=True, timeout=30)
