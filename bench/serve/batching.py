@@ -3,7 +3,7 @@ builder with a dynamic batch dim) served twice side by side — batching on and 
 and threads — under C concurrent keep-alive clients posting the binary form of one image each.
 Rounds alternate between the two servers; prints each round and the medians and ratio.
 Usage: batching.py PARE [--clients 8] [--rounds 3] [--seconds 10] [--max-batch 8] [--delay-us 5000]
-                         [--instances 1] [--model-threads 1] [--model PATH.onnx]"""
+                         [--preferred 8] [--instances 1] [--model-threads 1] [--model PATH.onnx]"""
 import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, threading, time
 import numpy as np
 
@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--delay-us", type=int, default=5000)
+    ap.add_argument("--preferred", default="8", help="preferred batch sizes, comma separated ('' for none)")
     ap.add_argument("--instances", type=int, default=1)
     ap.add_argument("--model-threads", type=int, default=1)
     ap.add_argument("--model", default="/tmp/pare_bench_serve/resnet18_dynamic.onnx")
@@ -89,7 +90,8 @@ def main():
         os.makedirs(os.path.dirname(a.model), exist_ok=True)
         export_resnet18(a.model)
     common = ["--instances", str(a.instances), "--model-threads", str(a.model_threads), "--max-queue-size", "256"]
-    on, port_on = start(a.pare, a.model, common + ["--max-batch-size", str(a.max_batch), "--batch-delay-us", str(a.delay_us)],
+    on, port_on = start(a.pare, a.model, common + ["--max-batch-size", str(a.max_batch), "--batch-delay-us", str(a.delay_us)] +
+                        (["--preferred-batch-sizes", a.preferred] if a.preferred else []),
                         a.clients + 2)
     off, port_off = start(a.pare, a.model, common, a.clients + 2)
     x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
@@ -112,7 +114,7 @@ def main():
             p.wait()
     mon, moff = statistics.median(res["on"]), statistics.median(res["off"])
     print(f"ResNet-18, {a.clients} clients, instances {a.instances} x {a.model_threads} thread(s), max batch "
-          f"{a.max_batch}, delay {a.delay_us} us: median {mon:.2f} req/s batching on vs {moff:.2f} off = {mon / moff:.2f}x")
+          f"{a.max_batch}, preferred {a.preferred or 'none'}, delay {a.delay_us} us: median {mon:.2f} req/s batching on vs {moff:.2f} off = {mon / moff:.2f}x")
 
 
 if __name__ == "__main__":

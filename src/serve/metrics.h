@@ -30,6 +30,8 @@ struct ModelGauges {
 class Metrics {
  public:
   void record(const std::string& model, int code, double queue_ms, double compute_ms, int batch);
+  // Text generation: prompt and completion tokens processed.
+  void record_tokens(const std::string& model, int64_t prompt, int64_t completion);
   // `loaded`: model name → 1 ready / 0 not; `gauges`: per served model.
   std::string render(const std::map<std::string, int>& loaded, const std::map<std::string, ModelGauges>& gauges = {}) const;
 
@@ -37,6 +39,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> queue_ms_, compute_ms_, batch_;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> tokens_;  // prompt, completion
 };
 
 }  // namespace pare::serve

@@ -1,5 +1,6 @@
 #include "serve/model.h"
 
+#include <omp.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -113,6 +114,9 @@ Result<std::shared_ptr<ServedModel>> ServedModel::load(const std::string& name, 
     auto ready = std::make_shared<std::promise<void>>();
     warmed.push_back(ready->get_future());
     m->workers_.emplace_back([p = m.get(), i, ready, warm] {
+      // OpenMP's thread count is per thread: the session's setting (made on the loading thread)
+      // does not reach this one.
+      if (p->config_.threads > 0) omp_set_num_threads(p->config_.threads);
       if (warm) p->warm_up(i);
       ready->set_value();
       p->worker(i);

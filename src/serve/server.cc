@@ -1,11 +1,5 @@
 #include "serve/server.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <fmt/format.h>
@@ -18,7 +12,9 @@
 #define CPPHTTPLIB_BROTLI_SUPPORT
 #include <httplib.h>
 
+#include "serve/client_watch.h"
 #include "serve/metrics.h"
+#include "serve/openai.h"
 
 namespace pare::serve {
 namespace {
@@ -27,10 +23,10 @@ using json = nlohmann::json;
 
 void send_error(httplib::Response& res, int code, const std::string& msg) {
   res.status = code;
-  res.set_content(json{{"error", msg}}.dump(), "application/json");
+  res.set_content(json{{"error", msg}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-void send_json(httplib::Response& res, const json& j) { res.set_content(j.dump(), "application/json"); }
+void send_json(httplib::Response& res, const json& j) { res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json"); }
 
 json io_json(const runtime::IoInfo& io) {
   json shape = json::array();
@@ -39,62 +35,12 @@ json io_json(const runtime::IoInfo& io) {
   return {{"name", io.name}, {"datatype", dtype_to_oip(io.type.dtype)}, {"shape", shape}};
 }
 
-// Whether the client of REQ has closed its connection. cpp-httplib 0.11 does not hand the socket
-// to handlers, so it is found once (lazily: only for requests that wait) among this process's
-// sockets by its two endpoints; then a peek that reads end-of-stream means the peer has closed.
-class ClientWatch {
- public:
-  explicit ClientWatch(const httplib::Request& req) : req_(req) {}
-  bool gone() {
-    if (fd_ == -1) fd_ = find_socket();
-    if (fd_ < 0) return false;
-    char c;
-    ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-  }
-
- private:
-  int find_socket() const {
-    if (req_.remote_port <= 0 || req_.local_port <= 0) return -2;
-    DIR* d = opendir("/proc/self/fd");
-    if (!d) return -2;
-    int found = -2;
-    while (dirent* e = readdir(d)) {
-      char* end = nullptr;
-      long fd = std::strtol(e->d_name, &end, 10);
-      if (*end != '\0' || fd < 0 || fd == dirfd(d)) continue;
-      sockaddr_storage peer{}, self{};
-      socklen_t pl = sizeof(peer), sl = sizeof(self);
-      if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-      if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&self), &sl) != 0) continue;
-      if (port_of(peer) == req_.remote_port && port_of(self) == req_.local_port && addr_of(peer) == req_.remote_addr) {
-        found = static_cast<int>(fd);
-        break;
-      }
-    }
-    closedir(d);
-    return found;
-  }
-  static int port_of(const sockaddr_storage& a) {
-    if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
-    if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
-    return -1;
-  }
-  static std::string addr_of(const sockaddr_storage& a) {
-    char buf[INET6_ADDRSTRLEN] = {0};
-    if (a.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof(buf));
-    if (a.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof(buf));
-    return buf;
-  }
-  const httplib::Request& req_;
-  int fd_ = -1;  // -1: not looked up yet; -2: not found
-};
-
 bool is_health(const std::string& path) { return path == "/v2/health/live" || path == "/v2/health/ready"; }
 
 class Routes {
  public:
   Routes(Repository& repo, const ServerOptions& opts) : repo_(repo), opts_(opts) {}
+  Metrics& metrics() { return metrics_; }
 
   void install(httplib::Server& s) {
     s.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -232,7 +178,7 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-Status run_server(Repository& repo, const ServerOptions& opts) {
+Status run_server(Repository& repo, const ServerOptions& opts, LlmService* llm) {
   // Signals are taken by a dedicated thread (sigwait); worker threads inherit the mask.
   sigset_t set;
   sigemptyset(&set);
@@ -275,7 +221,7 @@ Status run_server(Repository& repo, const ServerOptions& opts) {
   s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     std::string line = json{{"remote", req.remote_addr}, {"method", req.method}, {"path", req.path},
                             {"status", res.status}, {"req_bytes", req.body.size()}, {"resp_bytes", res.body.size()}}
-                           .dump();
+                           .dump(-1, ' ', false, json::error_handler_t::replace);
     std::fprintf(stderr, "access %s\n", line.c_str());
   });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -287,6 +233,7 @@ Status run_server(Repository& repo, const ServerOptions& opts) {
 
   Routes routes(repo, opts);
   routes.install(s);
+  if (llm) llm->install(s, routes.metrics());
 
   if (!s.bind_to_port(opts.host, opts.port)) return io_error("cannot bind {}:{}", opts.host, opts.port);
   std::fprintf(stderr, "pare serve: listening on %s://%s:%d\n", opts.tls_cert.empty() ? "http" : "https",
