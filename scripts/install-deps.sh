@@ -16,6 +16,8 @@ packages=(
   python3-torch python3-torchvision python3-onnx python3-numpy
   # benchmarks: PyTorch on OpenBLAS (bench/compare.py, bench/train)
   libopenblas0-openmp
+  # the web page test of pare serve (headless screenshot and DOM check)
+  chromium
   # fuzzing (make fuzz)
   clang libclang-rt-14-dev
 )

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
+#include "serve/openai.h"
 #include "serve/server.h"
 
 namespace pare::cli {
@@ -18,10 +19,13 @@ void add_serve(CLI::App& app, int& rc) {
     std::string model, repo_dir, name, api_key_file;
     serve::ServerOptions server;
     serve::ModelConfig config;
+    serve::LlmServeOptions llm;
     double max_body_mb = 64;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("MODEL", o->model, "a single ONNX model file, served as its file name without extension");
+  cmd->add_option("MODEL", o->model,
+                  "a single ONNX model file, served as its file name without extension; or a GGUF language model "
+                  "(.gguf), served with the OpenAI-compatible /v1 API");
   cmd->add_option("--model-repository", o->repo_dir,
                   "folder of models: DIR/<model>/<version>/model.onnx plus optional DIR/<model>/config.toml");
   cmd->add_option("--name", o->name, "model name for a single MODEL (default: file name without extension)");
@@ -30,12 +34,26 @@ void add_serve(CLI::App& app, int& rc) {
   cmd->add_option("--threads", o->server.threads, "HTTP worker threads (concurrent connections served)")->default_val(8);
   cmd->add_option("--instances", o->config.instances,
                   "session instances of a single MODEL (each runs one request at a time)")->default_val(1);
-  cmd->add_option("--model-threads", o->config.threads, "compute threads per session instance of a single MODEL (0: all cores)")
+  cmd->add_option("--model-threads", o->config.threads, "compute threads per session instance of a single MODEL, or per sequence of a GGUF model (0: all cores)")
       ->default_val(1);
   cmd->add_option("--max-queue-size", o->config.max_queue_size,
                   "requests waiting for an instance of a single MODEL beyond which the answer is 503")->default_val(64);
   cmd->add_option("--request-timeout-ms", o->config.timeout_ms,
                   "longest wait for an instance before 503, single MODEL")->default_val(30000);
+  cmd->add_option("--max-batch-size", o->config.max_batch_size,
+                  "dynamic batching for a single MODEL: concurrent requests are concatenated along dim 0 up to this many rows "
+                  "(0 or 1: off; the model's first input dim must be dynamic)")->default_val(0);
+  cmd->add_option("--batch-delay-us", o->config.max_queue_delay_us,
+                  "dynamic batching: how long the oldest queued request may wait for others to join its batch (microseconds)")
+      ->default_val(0);
+  cmd->add_option("--preferred-batch-sizes", o->config.preferred_batch_sizes,
+                  "dynamic batching: row counts that run at once when reached (space or comma separated)")
+      ->delimiter(',');
+  cmd->add_option("--parallel", o->llm.slots,
+                  "GGUF model: sequences generated at once, each with its own KV cache (more requests wait in the queue)")
+      ->default_val(2);
+  cmd->add_option("-c,--ctx-size", o->llm.n_ctx, "GGUF model: context tokens per sequence (0: the model's, at most 4096)")
+      ->default_val(0);
   cmd->add_option("--api-key-file", o->api_key_file,
                   "file holding the API key; clients must send 'Authorization: Bearer KEY' (health endpoints exempt)");
   cmd->add_option("--tls-cert", o->server.tls_cert, "PEM certificate: serve HTTPS (needs --tls-key)");
@@ -54,6 +72,10 @@ void add_serve(CLI::App& app, int& rc) {
     }
     if (o->server.tls_cert.empty() != o->server.tls_key.empty()) {
       rc = report(invalid_input("--tls-cert and --tls-key go together"));
+      return;
+    }
+    if (Status b = serve::validate_batching(o->config); !b.ok()) {
+      rc = report(b);
       return;
     }
     if (o->max_body_mb <= 0 || o->server.threads < 1) {
@@ -81,7 +103,19 @@ void add_serve(CLI::App& app, int& rc) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     serve::Repository repo(o->repo_dir);
-    if (!o->model.empty()) {
+    std::unique_ptr<serve::LlmService> llm;
+    if (o->model.size() > 5 && o->model.substr(o->model.size() - 5) == ".gguf") {
+      std::string name = o->name.empty() ? std::filesystem::path(o->model).stem().string() : o->name;
+      o->llm.threads = o->config.threads;
+      o->llm.max_queue = o->config.max_queue_size;
+      o->llm.timeout_ms = o->config.timeout_ms;
+      auto l = serve::LlmService::load(o->model, name, o->llm);
+      if (!l.ok()) {
+        rc = report(l.status());
+        return;
+      }
+      llm = std::move(*l);
+    } else if (!o->model.empty()) {
       std::string name = o->name.empty() ? std::filesystem::path(o->model).stem().string() : o->name;
       Status st = repo.add_single(name, o->model, o->config);
       if (!st.ok()) {
@@ -98,7 +132,7 @@ void add_serve(CLI::App& app, int& rc) {
         std::fprintf(stderr, "pare serve: model %s %s%s%s\n", n.c_str(), e.state.c_str(), e.reason.empty() ? "" : ": ",
                      e.reason.c_str());
     }
-    Status st = serve::run_server(repo, o->server);
+    Status st = serve::run_server(repo, o->server, llm.get());
     rc = st.ok() ? 0 : report(st);
   });
 }

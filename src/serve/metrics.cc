@@ -35,7 +35,14 @@ void Metrics::record(const std::string& model, int code, double queue_ms, double
   batch_.try_emplace(model, kBatchBounds).first->second.observe(batch);
 }
 
-std::string Metrics::render(const std::map<std::string, int>& loaded) const {
+void Metrics::record_tokens(const std::string& model, int64_t prompt, int64_t completion) {
+  std::lock_guard lk(mu_);
+  auto& t = tokens_[model];
+  t.first += static_cast<uint64_t>(prompt);
+  t.second += static_cast<uint64_t>(completion);
+}
+
+std::string Metrics::render(const std::map<std::string, int>& loaded, const std::map<std::string, ModelGauges>& gauges) const {
   std::lock_guard lk(mu_);
   std::string out;
   out += "# HELP pare_requests_total Inference requests by model and HTTP status code.\n";
@@ -57,6 +64,19 @@ std::string Metrics::render(const std::map<std::string, int>& loaded) const {
   for (const auto& [m, h] : batch_) h.write(out, "pare_batch_size", fmt::format("model=\"{}\"", m));
   out += "# HELP pare_model_loaded 1 when the model is ready.\n# TYPE pare_model_loaded gauge\n";
   for (const auto& [m, v] : loaded) out += fmt::format("pare_model_loaded{{model=\"{}\"}} {}\n", m, v);
+  if (!tokens_.empty()) {
+    out += "# HELP pare_tokens_total Tokens processed by text generation (prompt, completion).\n";
+    out += "# TYPE pare_tokens_total counter\n";
+    for (const auto& [m, t] : tokens_) {
+      out += fmt::format("pare_tokens_total{{model=\"{}\",kind=\"prompt\"}} {}\n", m, t.first);
+      out += fmt::format("pare_tokens_total{{model=\"{}\",kind=\"completion\"}} {}\n", m, t.second);
+    }
+  }
+  out += "# HELP pare_model_runs_total Session runs of the served version (a dynamic batch counts once).\n";
+  out += "# TYPE pare_model_runs_total counter\n";
+  for (const auto& [m, g] : gauges) out += fmt::format("pare_model_runs_total{{model=\"{}\"}} {}\n", m, g.runs);
+  out += "# HELP pare_inflight_requests Requests queued or running.\n# TYPE pare_inflight_requests gauge\n";
+  for (const auto& [m, g] : gauges) out += fmt::format("pare_inflight_requests{{model=\"{}\"}} {}\n", m, g.in_flight);
   return out;
 }
 

@@ -1,12 +1,21 @@
 #include "serve/model.h"
 
+#include <omp.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
 
 namespace pare::serve {
+
+Status validate_batching(const ModelConfig& c) {
+  for (int p : c.preferred_batch_sizes)
+    if (p < 1 || p > std::max(c.max_batch_size, 1))
+      return invalid_input("preferred batch size {} is outside [1, max_batch_size {}]", p, c.max_batch_size);
+  return ok_status();
+}
 
 Result<ModelConfig> parse_model_config(const std::string& toml_text) {
   ModelConfig c;
@@ -24,6 +33,28 @@ Result<ModelConfig> parse_model_config(const std::string& toml_text) {
     PARE_RETURN_IF_ERROR(get_int("threads", 0, 256, c.threads));
     PARE_RETURN_IF_ERROR(get_int("max_queue_size", 0, 1 << 20, c.max_queue_size));
     PARE_RETURN_IF_ERROR(get_int("timeout_ms", 1, 3600000, c.timeout_ms));
+    PARE_RETURN_IF_ERROR(get_int("max_batch_size", 0, 1 << 16, c.max_batch_size));
+    if (auto db = t["dynamic_batching"]) {
+      if (!db.is_table()) return invalid_input("config.toml: 'dynamic_batching' must be a table");
+      toml::table& d = *db.as_table();
+      if (auto n = d["max_queue_delay_microseconds"]) {
+        auto v = n.value<int64_t>();
+        if (!v || *v < 0 || *v > 10000000)
+          return invalid_input("config.toml: 'dynamic_batching.max_queue_delay_microseconds' must be an integer in [0, 10000000]");
+        c.max_queue_delay_us = *v;
+      }
+      if (auto n = d["preferred_batch_size"]) {
+        const toml::array* a = n.as_array();
+        if (!a) return invalid_input("config.toml: 'dynamic_batching.preferred_batch_size' must be an array of integers");
+        for (const auto& e : *a) {
+          auto v = e.value<int64_t>();
+          if (!v || *v < 1 || *v > (1 << 16))
+            return invalid_input("config.toml: 'dynamic_batching.preferred_batch_size' entries must be integers ≥ 1");
+          c.preferred_batch_sizes.push_back(static_cast<int>(*v));
+        }
+      }
+    }
+    PARE_RETURN_IF_ERROR(validate_batching(c));
     if (auto s = t["sha256"]) {
       auto v = s.value<std::string>();
       if (!v || v->size() != 64) return invalid_input("config.toml: 'sha256' must be 64 hex digits");
@@ -71,14 +102,36 @@ Result<std::shared_ptr<ServedModel>> ServedModel::load(const std::string& name, 
     PARE_ASSIGN_OR_RETURN(auto s, runtime::Session::load(path, so));
     m->sessions_.push_back(std::move(s));
   }
-  for (size_t i = 0; i < m->sessions_.size(); ++i) m->workers_.emplace_back([p = m.get(), i] { p->worker(i); });
   m->inputs_ = m->sessions_[0]->inputs();
   m->outputs_ = m->sessions_[0]->outputs();
+  // Batchable when every input has a dynamic (or unknown) first dim.
+  m->batchable_ = !m->inputs_.empty();
+  for (const auto& i : m->inputs_)
+    if (i.type.shape && (i.type.shape->empty() || (*i.type.shape)[0].known())) m->batchable_ = false;
+  const bool warm = m->batchable_ && config.max_batch_size > 1 && !config.preferred_batch_sizes.empty();
+  std::vector<std::future<void>> warmed;
+  for (size_t i = 0; i < m->sessions_.size(); ++i) {
+    auto ready = std::make_shared<std::promise<void>>();
+    warmed.push_back(ready->get_future());
+    m->workers_.emplace_back([p = m.get(), i, ready, warm] {
+      // OpenMP's thread count is per thread: the session's setting (made on the loading thread)
+      // does not reach this one.
+      if (p->config_.threads > 0) omp_set_num_threads(p->config_.threads);
+      if (warm) p->warm_up(i);
+      ready->set_value();
+      p->worker(i);
+    });
+  }
+  for (auto& f : warmed) f.wait();
   return m;
 }
 
-Result<std::vector<std::pair<std::string, Tensor>>> ServedModel::infer(const InferRequest& req, double* queue_ms,
-                                                                         double* compute_ms) {
+static Status cancelled_error(const std::string& model) {
+  return Status(StatusCode::kIo, fmt::format("model '{}': request cancelled, the client disconnected", model));
+}
+
+Result<std::vector<std::pair<std::string, Tensor>>> ServedModel::infer(const InferRequest& req, Stats* stats,
+                                                                         const std::function<bool()>& client_gone) {
   using Clock = std::chrono::steady_clock;
   for (const auto& [n, t] : req.inputs) {
     const runtime::IoInfo* info = nullptr;
@@ -110,7 +163,9 @@ Result<std::vector<std::pair<std::string, Tensor>>> ServedModel::infer(const Inf
 
   auto job = std::make_shared<Job>();
   for (const auto& [n, t] : req.inputs) job->feeds.emplace_back(n, RunValue(t));
+  std::sort(job->feeds.begin(), job->feeds.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   job->names = names;
+  if (batchable_ && config_.max_batch_size > 1) job->rows = batch_rows(job->feeds);
   job->enqueued = Clock::now();
   auto fut = job->done.get_future();
   {
@@ -121,20 +176,44 @@ Result<std::vector<std::pair<std::string, Tensor>>> ServedModel::infer(const Inf
   }
   cv_.notify_one();
   ++in_flight_;
-  if (fut.wait_for(std::chrono::milliseconds(config_.timeout_ms)) != std::future_status::ready) {
-    --in_flight_;
+  struct Leave {
+    std::atomic<int64_t>& n;
+    ~Leave() { --n; }
+  } leave{in_flight_};
+  // Withdraws the job if no worker has taken it yet.
+  auto withdraw = [&] {
     std::lock_guard lk(mu_);
-    for (auto it = queue_.begin(); it != queue_.end(); ++it)
-      if (*it == job) {
-        queue_.erase(it);
+    auto it = std::find(queue_.begin(), queue_.end(), job);
+    if (it == queue_.end()) return false;
+    queue_.erase(it);
+    return true;
+  };
+  const auto deadline = job->enqueued + std::chrono::milliseconds(config_.timeout_ms);
+  // Short first wait (the common case costs nothing), then the client is checked every 10 ms.
+  auto slice = std::chrono::milliseconds(2);
+  for (;;) {
+    auto now = Clock::now();
+    if (fut.wait_for(std::min<Clock::duration>(slice, std::max<Clock::duration>(deadline - now, Clock::duration(0)))) ==
+        std::future_status::ready)
+      break;
+    slice = std::chrono::milliseconds(10);
+    if (Clock::now() >= deadline) {
+      if (withdraw())
         return resource_exhausted("model '{}': timed out after {} ms in the queue", name_, config_.timeout_ms);
-      }
-    // Already running: wait for it (a run cannot be interrupted).
+      fut.wait();  // already running: a run cannot be interrupted
+      break;
+    }
+    if (client_gone && client_gone()) {
+      stats->cancelled = true;
+      // Queued: withdrawn, never run. Running: its result is dropped (the job outlives us).
+      withdraw();
+      return cancelled_error(name_);
+    }
   }
   auto r = fut.get();
-  if (in_flight_ > 0) --in_flight_;
-  *queue_ms = job->queue_ms;
-  *compute_ms = job->compute_ms;
+  stats->queue_ms = job->queue_ms;
+  stats->compute_ms = job->compute_ms;
+  stats->batch = job->batch;
   if (!r.ok()) return r.status();
   std::vector<std::pair<std::string, Tensor>> out;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -154,23 +233,16 @@ ServedModel::~ServedModel() {
 }
 
 void ServedModel::worker(size_t i) {
-  using Clock = std::chrono::steady_clock;
   for (;;) {
-    std::shared_ptr<Job> job;
+    std::vector<JobPtr> batch;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      job = queue_.front();
-      queue_.pop_front();
+      batch = next_batch(lk);
     }
-    auto t1 = Clock::now();
-    auto r = sessions_[i]->run(job->feeds, job->names);
-    auto t2 = Clock::now();
-    job->queue_ms = std::chrono::duration<double, std::milli>(t1 - job->enqueued).count();
-    job->compute_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    job->done.set_value(std::move(r));
+    if (batch.empty()) break;
+    run_batch(i, batch);
   }
+  sessions_[i].reset();  // freed on the thread that ran it
 }
 
 }  // namespace pare::serve

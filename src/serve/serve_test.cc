@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "serve/model.h"
+#include "serve/openai_request.h"
 #include "serve/repository.h"
 #include "serve/server.h"
 #include "serve/tensor_codec.h"
@@ -62,6 +63,55 @@ TEST(ServeConfig, ParseAndReject) {
   EXPECT_FALSE(parse_model_config("instances = 0").ok());
   EXPECT_FALSE(parse_model_config("instances = ").ok());
   EXPECT_FALSE(parse_model_config("sha256 = \"abc\"").ok());
+}
+
+TEST(ServeConfig, DynamicBatching) {
+  auto c = parse_model_config(
+      "max_batch_size = 8\n[dynamic_batching]\nmax_queue_delay_microseconds = 500\npreferred_batch_size = [4, 8]\n");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->max_batch_size, 8);
+  EXPECT_EQ(c->max_queue_delay_us, 500);
+  EXPECT_EQ(c->preferred_batch_sizes, (std::vector<int>{4, 8}));
+  EXPECT_FALSE(parse_model_config("max_batch_size = 4\n[dynamic_batching]\npreferred_batch_size = [5]\n").ok());
+  EXPECT_FALSE(parse_model_config("max_batch_size = 4\n[dynamic_batching]\npreferred_batch_size = [0]\n").ok());
+  EXPECT_FALSE(parse_model_config("max_batch_size = 4\n[dynamic_batching]\npreferred_batch_size = 2\n").ok());
+  EXPECT_FALSE(parse_model_config("max_batch_size = -1\n").ok());
+  EXPECT_FALSE(parse_model_config("dynamic_batching = 3\n").ok());
+  EXPECT_FALSE(parse_model_config("[dynamic_batching]\nmax_queue_delay_microseconds = -1\n").ok());
+}
+
+TEST(ServeBatch, RowsOfFeeds) {
+  auto feed = [](const char* n, Shape s) {
+    int64_t k = 1;
+    for (auto d : s) k *= d;
+    return std::pair<std::string, RunValue>(n, RunValue(Tensor::from_vector<float>(s, std::vector<float>(k))));
+  };
+  EXPECT_EQ(batch_rows({feed("a", {3, 2}), feed("b", {3})}), 3);
+  EXPECT_EQ(batch_rows({feed("a", {3, 2}), feed("b", {2})}), -1);  // dim 0 differs
+  EXPECT_EQ(batch_rows({feed("a", {})}), -1);                      // scalar
+  EXPECT_EQ(batch_rows({feed("a", {0, 4})}), -1);                  // no rows
+  EXPECT_EQ(batch_rows({}), -1);
+}
+
+TEST(ServeOpenAi, ParseRequests) {
+  auto r = parse_openai_request(R"({"prompt":["hi"],"max_tokens":3,"temperature":0,"stop":"x","seed":5,"top_k":2})", false);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->prompt, "hi");
+  EXPECT_EQ(r->opt.max_tokens, 3);
+  EXPECT_EQ(r->opt.stop, std::vector<std::string>{"x"});
+  EXPECT_EQ(r->opt.sampling.seed, 5u);
+  EXPECT_EQ(r->opt.sampling.top_k, 2);
+  auto c = parse_openai_request(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],"stream":true})", true);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->messages[0].content, "ab");
+  EXPECT_TRUE(c->stream);
+  for (const char* bad : {R"({"prompt":"a","max_tokens":-1})", R"({"prompt":"a","max_tokens":16777217})",
+                          R"({"prompt":"a","max_tokens":2.5})", R"({"prompt":"a","n":3})", R"({"prompt":["a","b"]})",
+                          R"({"prompt":"a","stop":[1]})", R"({"prompt":"a","top_p":0})", R"({"prompt":"a","stream":"yes"})",
+                          R"({})", R"([1])", "{\"prompt\":\"\xff\"}"})
+    EXPECT_FALSE(parse_openai_request(bad, false).ok()) << bad;
+  EXPECT_FALSE(parse_openai_request(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", true).ok());
+  EXPECT_FALSE(parse_openai_request(R"({"messages":[{"content":"x"}]})", true).ok());
 }
 
 TEST(ServeNames, SafeNamesAndCompare) {

@@ -12,7 +12,9 @@
 #define CPPHTTPLIB_BROTLI_SUPPORT
 #include <httplib.h>
 
+#include "serve/client_watch.h"
 #include "serve/metrics.h"
+#include "serve/openai.h"
 
 namespace pare::serve {
 namespace {
@@ -21,10 +23,10 @@ using json = nlohmann::json;
 
 void send_error(httplib::Response& res, int code, const std::string& msg) {
   res.status = code;
-  res.set_content(json{{"error", msg}}.dump(), "application/json");
+  res.set_content(json{{"error", msg}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-void send_json(httplib::Response& res, const json& j) { res.set_content(j.dump(), "application/json"); }
+void send_json(httplib::Response& res, const json& j) { res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json"); }
 
 json io_json(const runtime::IoInfo& io) {
   json shape = json::array();
@@ -38,6 +40,7 @@ bool is_health(const std::string& path) { return path == "/v2/health/live" || pa
 class Routes {
  public:
   Routes(Repository& repo, const ServerOptions& opts) : repo_(repo), opts_(opts) {}
+  Metrics& metrics() { return metrics_; }
 
   void install(httplib::Server& s) {
     s.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -52,8 +55,12 @@ class Routes {
     });
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::map<std::string, int> loaded;
-      for (const auto& [n, e] : repo_.snapshot()) loaded[n] = e.versions.empty() ? 0 : 1;
-      res.set_content(metrics_.render(loaded), "text/plain; version=0.0.4");
+      std::map<std::string, ModelGauges> gauges;
+      for (const auto& [n, e] : repo_.snapshot()) {
+        loaded[n] = e.versions.empty() ? 0 : 1;
+        if (!e.versions.empty()) gauges[n] = {e.versions.rbegin()->second->runs(), e.versions.rbegin()->second->in_flight()};
+      }
+      res.set_content(metrics_.render(loaded, gauges), "text/plain; version=0.0.4");
     });
     const std::string model_re = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
     s.Get(model_re, [this](const httplib::Request& req, httplib::Response& res) { metadata(req, res); });
@@ -96,7 +103,7 @@ class Routes {
 
   void infer(const httplib::Request& req, httplib::Response& res) {
     std::string name = req.matches[1];
-    double queue_ms = 0, compute_ms = 0;
+    ServedModel::Stats stats;
     int code = 200;
     auto finish = [&](int c, const std::string& msg) {
       code = c;
@@ -123,8 +130,11 @@ class Routes {
         if (!parsed.ok()) {
           finish(400, parsed.status().message());
         } else {
-          auto out = l.model->infer(*parsed, &queue_ms, &compute_ms);
-          if (!out.ok()) {
+          ClientWatch watch(req);
+          auto out = l.model->infer(*parsed, &stats, [&watch] { return watch.gone(); });
+          if (stats.cancelled) {
+            finish(499, out.status().message());  // nginx's "client closed request"; nobody reads it
+          } else if (!out.ok()) {
             finish(out.status().code() == StatusCode::kResourceExhausted ? 503 : 400, out.status().message());
           } else {
             std::vector<bool> binary;
@@ -146,8 +156,7 @@ class Routes {
         }
       }
     }
-    int batch = 1;
-    metrics_.record(name, code, queue_ms, compute_ms, batch);
+    metrics_.record(name, code, stats.queue_ms, stats.compute_ms, stats.batch);
   }
 
   Repository& repo_;
@@ -169,7 +178,7 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-Status run_server(Repository& repo, const ServerOptions& opts) {
+Status run_server(Repository& repo, const ServerOptions& opts, LlmService* llm) {
   // Signals are taken by a dedicated thread (sigwait); worker threads inherit the mask.
   sigset_t set;
   sigemptyset(&set);
@@ -212,7 +221,7 @@ Status run_server(Repository& repo, const ServerOptions& opts) {
   s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     std::string line = json{{"remote", req.remote_addr}, {"method", req.method}, {"path", req.path},
                             {"status", res.status}, {"req_bytes", req.body.size()}, {"resp_bytes", res.body.size()}}
-                           .dump();
+                           .dump(-1, ' ', false, json::error_handler_t::replace);
     std::fprintf(stderr, "access %s\n", line.c_str());
   });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -224,6 +233,7 @@ Status run_server(Repository& repo, const ServerOptions& opts) {
 
   Routes routes(repo, opts);
   routes.install(s);
+  if (llm) llm->install(s, routes.metrics());
 
   if (!s.bind_to_port(opts.host, opts.port)) return io_error("cannot bind {}:{}", opts.host, opts.port);
   std::fprintf(stderr, "pare serve: listening on %s://%s:%d\n", opts.tls_cert.empty() ? "http" : "https",

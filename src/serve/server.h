@@ -20,8 +20,11 @@ struct ServerOptions {
   double poll_interval_s = 0;          // > 0: rescan the repository for new versions
 };
 
+class LlmService;
+
 // Serves until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and returns.
-Status run_server(Repository& repo, const ServerOptions& opts);
+// LLM (optional): the OpenAI-compatible /v1 routes of a GGUF model.
+Status run_server(Repository& repo, const ServerOptions& opts, LlmService* llm = nullptr);
 
 // Constant-time comparison (no early exit on the first differing byte).
 bool constant_time_equal(const std::string& a, const std::string& b);
