@@ -6,6 +6,7 @@
 // per 32-value block (x ≈ d·q, |q| ≤ 127), so the inner loop is an 8-bit integer dot product:
 //   Q8_0: Σ dw·dx·Σ qw·qx                         (sign trick: |qw| · sign(qx, qw) for u8×s8)
 //   Q4_0: Σ dw·dx·(Σ nibble·qx − 8·Σ qx)          (nibbles are unsigned, Σ qx is precomputed)
+//   Q4_K/Q5_K/Q6_K: per 32-block sub-block scales applied in float (kquant_impl.h)
 // Other types dequantize one weight row at a time into a thread-local f32 buffer.
 #pragma once
 
@@ -49,7 +50,10 @@ struct KernelTable {
 const KernelTable& active_kernels();
 const KernelTable* kernels_by_name(const char* name);  // nullptr if not supported here
 // Whether the type uses the int8 activation path.
-inline bool uses_qacts(gguf::GgmlType t) { return t == gguf::GgmlType::kQ8_0 || t == gguf::GgmlType::kQ4_0; }
+inline bool uses_qacts(gguf::GgmlType t) {
+  return t == gguf::GgmlType::kQ8_0 || t == gguf::GgmlType::kQ4_0 || t == gguf::GgmlType::kQ4_K || t == gguf::GgmlType::kQ5_K ||
+         t == gguf::GgmlType::kQ6_K;
+}
 
 namespace generic { const KernelTable& table(); }
 namespace avx2 { const KernelTable& table(); }

@@ -116,6 +116,8 @@ void q4_0_row(const BlockQ4_0* w, int64_t nb, const QActs& a, int64_t t0, float*
 #endif
 }
 
+#include "llm/kernels/kquant_impl.h"
+
 float dot_f32(const float* a, const float* b, int64_t n) {
   int64_t i = 0;
   float s = 0;
@@ -205,6 +207,7 @@ void row_tile(const WeightRef& w, const uint8_t* row, const float* x, const QAct
   switch (w.type) {
     case GgmlType::kQ8_0: return q8_0_row<NT>(reinterpret_cast<const BlockQ8_0*>(row), nb, *qa, t0, out);
     case GgmlType::kQ4_0: return q4_0_row<NT>(reinterpret_cast<const BlockQ4_0*>(row), nb, *qa, t0, out);
+    case GgmlType::kQ4_K: case GgmlType::kQ5_K: case GgmlType::kQ6_K: return qk_row<NT>(w.type, row, w.k / 256, *qa, t0, out);
     case GgmlType::kF32:
       for (int t = 0; t < NT; ++t) out[t] = dot_f32(reinterpret_cast<const float*>(row), x + (t0 + t) * w.k, w.k);
       return;
