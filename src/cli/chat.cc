@@ -20,7 +20,7 @@ void add_chat(CLI::App& app, int& rc) {
     if (!st.ok()) return void(rc = report(st));
     auto model = llm::Model::load(o->model);
     if (!model.ok()) return void(rc = report(model.status()));
-    auto gen = llm::Generator::create(*model, o->n_ctx);
+    auto gen = llm::Generator::create(*model, o->n_ctx, o->kv_type);
     if (!gen.ok()) return void(rc = report(gen.status()));
     const llm::Tokenizer& tok = (*gen)->tokenizer();
     auto token_text = [&](int32_t id) { return id >= 0 ? tok.token_text(id) : std::string(); };

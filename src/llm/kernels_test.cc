@@ -8,6 +8,7 @@
 #include <random>
 
 #include "llm/kernels/kernels.h"
+#include "llm/model.h"
 
 namespace pare::llm {
 namespace {
@@ -50,6 +51,14 @@ TEST(LlmKernels, KQuantsMatchDequantizedReference) {
       EXPECT_LT(worst_f / scale, 2e-2) << gguf::type_name(type) << " " << isa;
     }
   }
+}
+
+TEST(LlmKernels, KvTypeNames) {
+  EXPECT_EQ(*parse_kv_type("f16"), KvType::kF16);
+  EXPECT_EQ(*parse_kv_type("q8_0"), KvType::kQ8_0);
+  auto bad = parse_kv_type("q4_0");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unknown KV cache type 'q4_0'"), std::string::npos);
 }
 
 }  // namespace

@@ -59,8 +59,12 @@ int logits(int argc, char** argv) {
   const int64_t n_prompt = std::atoll(argv[4]);
   std::vector<int32_t> toks;
   for (int i = 5; i < argc; ++i) toks.push_back(std::atoi(argv[i]));
-  auto ctx = pare::llm::Context::create(*m, 64);
-  if (!ctx.ok()) return 1;
+  // PARE_KV_TYPE=q8_0 selects the q8_0 KV cache (test_decoder.py compares it with the reference)
+  const char* kv_env = std::getenv("PARE_KV_TYPE");
+  auto kv = pare::llm::parse_kv_type(kv_env ? kv_env : "f16");
+  if (!kv.ok()) return std::cerr << kv.status().to_string() << "\n", 1;
+  auto ctx = pare::llm::Context::create(*m, 64, *kv);
+  if (!ctx.ok()) return std::cerr << ctx.status().to_string() << "\n", 1;
   const int64_t V = (*m)->config().n_vocab;
   std::vector<float> out;
   auto r = (*ctx)->eval(toks.data(), n_prompt, true);

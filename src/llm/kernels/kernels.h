@@ -44,6 +44,9 @@ struct KernelTable {
   float (*dot_f16)(const uint16_t* a, const float* b, int64_t n);
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n);  // y += a·x
   void (*store_f16)(const float* x, uint16_t* y, int64_t n);
+  // q8_0 KV cache: N values (a multiple of 32) stored as gguf::BlockQ8_0.
+  float (*dot_q8)(const void* a, const float* b, int64_t n);
+  void (*axpy_q8)(float a, const void* x, float* y, int64_t n);  // y += a·x
 };
 
 // The best table for this CPU (PARE_LLM_ISA=generic|avx2|vnni forces one, for tests).
