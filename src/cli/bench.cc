@@ -27,7 +27,7 @@ int64_t peak_rss_bytes() {
 }  // namespace
 
 bool is_gguf_path(const std::string& path);  // llm_bench.cc
-int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json);
+int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json, const std::string& kv_type);
 
 void add_bench(CLI::App& app, int& rc) {
   auto* cmd = app.add_subcommand("bench", "Measure load time, latency (min/p50/p90/p99), throughput and memory");
@@ -54,9 +54,11 @@ void add_bench(CLI::App& app, int& rc) {
   auto n_prompt = std::make_shared<int64_t>(128);
   cmd->add_option("-p,--n-prompt", *n_prompt, "GGUF models: prompt tokens per prompt-processing run (default 128); -n is then the "
                   "generated tokens (default 64) and -w the repetitions (default 3)");
-  cmd->callback([o, n_prompt, cmd, &rc] {
+  auto kv_type = std::make_shared<std::string>("f16");
+  cmd->add_option("--kv-type", *kv_type, "GGUF models: KV cache type, f16 or q8_0 (default f16)");
+  cmd->callback([o, n_prompt, kv_type, cmd, &rc] {
     if (is_gguf_path(o->model))
-      return void(rc = llm_bench(o->model, *n_prompt, cmd->count("-n") ? o->iters : 64, o->threads, cmd->count("-w") ? o->warmup : 3, o->json));
+      return void(rc = llm_bench(o->model, *n_prompt, cmd->count("-n") ? o->iters : 64, o->threads, cmd->count("-w") ? o->warmup : 3, o->json, *kv_type));
     for (const auto& spec : o->shape_specs) {
       auto sh = parse_shape_spec(spec);
       if (!sh.ok()) {

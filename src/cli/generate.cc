@@ -33,7 +33,7 @@ void add_generate(CLI::App& app, int& rc) {
     }
     auto model = llm::Model::load(o->model);
     if (!model.ok()) return void(rc = report(model.status()));
-    auto gen = llm::Generator::create(*model, o->n_ctx);
+    auto gen = llm::Generator::create(*model, o->n_ctx, o->kv_type);
     if (!gen.ok()) return void(rc = report(gen.status()));
     auto on_text = [&](std::string_view s) {
       if (!o->json) std::cout << s << std::flush;

@@ -37,13 +37,15 @@ int64_t rss_peak() {
 
 bool is_gguf_path(const std::string& path) { return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0; }
 
-int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json) {
+int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json, const std::string& kv_type) {
   if (threads > 0) omp_set_num_threads(threads);
   if (n_prompt < 0 || n_gen < 0 || n_prompt + n_gen == 0 || reps < 1)
     return report(invalid_input("bench: need -p ≥ 0, -n ≥ 0 (not both 0) and ≥ 1 repetition"));
   auto model = llm::Model::load(path);
   if (!model.ok()) return report(model.status());
-  auto ctx = llm::Context::create(*model, std::max<int64_t>(n_prompt, n_gen) + 1);
+  auto kv = llm::parse_kv_type(kv_type);
+  if (!kv.ok()) return report(kv.status());
+  auto ctx = llm::Context::create(*model, std::max<int64_t>(n_prompt, n_gen) + 1, *kv);
   if (!ctx.ok()) return report(ctx.status());
   const llm::ModelConfig& c = (*model)->config();
   std::vector<int32_t> toks(std::max<int64_t>(n_prompt, 1));
@@ -77,7 +79,7 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
                      {"n_prompt", n_prompt}, {"n_gen", n_gen}, {"reps", reps},
                      {"prompt_tokens_per_s", pp_med}, {"gen_tokens_per_s", tg_med}, {"prompt_runs", pp}, {"gen_runs", tg},
                      {"weight_bytes", wbytes}, {"gen_bytes_per_s", tg_med * static_cast<double>(wbytes)},
-                     {"kv_cache_bytes", (*ctx)->kv_bytes()}, {"peak_rss_bytes", rss_peak()}};
+                     {"kv_cache_bytes", (*ctx)->kv_bytes()}, {"kv_type", kv_type}, {"peak_rss_bytes", rss_peak()}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("model     {} ({}, {} layers, {:.1f} MB of weights), {} threads, kernels {}\n", path, c.arch, c.n_layer,

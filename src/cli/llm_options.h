@@ -15,6 +15,8 @@ struct LlmOpts {
   int threads = 0;
   int64_t n_ctx = 0;
   int64_t seed = -1;
+  std::string kv_type_name = "f16";
+  llm::KvType kv_type = llm::KvType::kF16;
   bool json = false, no_bos = false, raw = false;
 };
 
@@ -33,6 +35,7 @@ inline void add_llm_options(CLI::App* cmd, LlmOpts& o) {
   cmd->add_option("-s,--seed", o.seed, "random seed for sampling; -1 = random (default)")->default_val(-1);
   cmd->add_option("--stop", o.gen.stop, "stop before this string (repeatable)");
   cmd->add_option("-t,--threads", o.threads, "threads (0: all cores)")->default_val(0);
+  cmd->add_option("--kv-type", o.kv_type_name, "KV cache type: f16 (default) or q8_0 (about half the memory, slightly less exact)")->default_val("f16");
   cmd->add_option("-c,--ctx-size", o.n_ctx, "context size in tokens (0: the model's, at most 4096)")->default_val(0);
 }
 
@@ -40,6 +43,7 @@ inline Status prepare_llm(LlmOpts& o) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
   if (o.seed >= 0) o.gen.sampling.seed = static_cast<uint64_t>(o.seed);
   o.gen.add_bos = !o.no_bos;
+  PARE_ASSIGN_OR_RETURN(o.kv_type, llm::parse_kv_type(o.kv_type_name));
   return o.gen.sampling.validate();
 }
 

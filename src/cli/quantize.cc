@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/quantize_gguf.h"
 #include "compress/quant/calib_data.h"
 #include "compress/quant/quantize.h"
 #include "eval/evaluate.h"
@@ -181,9 +182,9 @@ Status run(const Opts& o) {
 }  // namespace
 
 void add_quantize(CLI::App& app, int& rc) {
-  auto* cmd = app.add_subcommand("quantize", "Quantize a model to int8/int4 (ONNX QDQ) or convert it to fp16/bf16");
+  auto* cmd = app.add_subcommand("quantize", "Quantize a model to int8/int4 (ONNX QDQ) or convert it to fp16/bf16; requantize a GGUF language model (--type)");
   auto o = std::make_shared<Opts>();
-  cmd->add_option("MODEL", o->model, "float32 ONNX model")->required();
+  cmd->add_option("MODEL", o->model, "float32 ONNX model, or a GGUF language model (then --type)")->required();
   cmd->add_option("-o,--output", o->out, "output ONNX file")->required();
   cmd->add_option("--mode", o->mode,
                   "static (int8 weights and activations, needs --calib-data), dynamic (int8 weights, activations "
@@ -219,7 +220,9 @@ void add_quantize(CLI::App& app, int& rc) {
                   "SQNR with only that layer quantized and keep the most sensitive ones float, one at a time, until it fits");
   cmd->add_option("--report", o->report, "write a report (.json or .md): per-node outcome and why, sizes, accuracy");
   cmd->add_flag("--external-data", o->external, "store large initializers in OUT.data (models over 2 GB)");
-  cmd->callback([o, &rc] {
+  auto gguf_opts = add_gguf_quantize_options(cmd);  // MODEL.gguf: quantize_gguf.cc
+  cmd->callback([o, gguf_opts, &rc] {
+    if (is_gguf_file(o->model)) return void(rc = run_gguf_quantize(*gguf_opts, o->model, o->out));
     Status st = run(*o);
     if (!st.ok()) rc = report(st);
   });

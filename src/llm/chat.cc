@@ -1,5 +1,7 @@
 #include "llm/chat.h"
 
+#include "llm/jinja.h"
+
 namespace pare::llm {
 
 ChatFormat detect_chat_format(const std::string& t) {
@@ -61,6 +63,49 @@ std::string format_chat(ChatFormat f, const std::vector<ChatMessage>& msgs, bool
     }
   }
   return o;
+}
+
+ChatTemplate ChatTemplate::create(const std::string& source, std::string bos, std::string eos) {
+  ChatTemplate t;
+  t.bos_ = std::move(bos);
+  t.eos_ = std::move(eos);
+  t.fallback_ = detect_chat_format(source);
+  if (source.empty()) return t;
+  auto parsed = jinja::Template::parse(source);
+  if (parsed.ok()) {
+    t.jinja_ = std::make_shared<const jinja::Template>(std::move(*parsed));
+    t.parsed_ = t.jinja_;
+  } else {
+    t.warning_ = parsed.status().message() + "; using the built-in " + chat_format_name(t.fallback_) + " format";
+  }
+  return t;
+}
+
+Status ChatTemplate::force(const std::string& name) {
+  if (name == "jinja") {
+    if (!parsed_) return invalid_input("the model has no usable Jinja chat template{}", warning_.empty() ? "" : ": " + warning_);
+    jinja_ = parsed_;
+    return ok_status();
+  }
+  for (auto f : {ChatFormat::kChatml, ChatFormat::kLlama3, ChatFormat::kMistral, ChatFormat::kGemma, ChatFormat::kPhi3})
+    if (name == chat_format_name(f)) {
+      fallback_ = f;
+      jinja_.reset();
+      return ok_status();
+    }
+  return invalid_input("unknown chat format '{}' (expected jinja, chatml, llama3, mistral, gemma or phi3)", name);
+}
+
+std::string ChatTemplate::name() const { return jinja_ ? "jinja" : chat_format_name(fallback_); }
+
+Result<std::string> ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  if (!jinja_) return format_chat(fallback_, messages, add_generation_prompt);
+  nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+  for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+  nlohmann::ordered_json ctx = {{"messages", msgs}, {"bos_token", bos_}, {"eos_token", eos_}, {"add_generation_prompt", add_generation_prompt}};
+  PARE_ASSIGN_OR_RETURN(std::string out, jinja_->render(ctx));
+  if (!bos_.empty() && out.compare(0, bos_.size(), bos_) == 0) out.erase(0, bos_.size());
+  return out;
 }
 
 }  // namespace pare::llm

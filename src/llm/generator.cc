@@ -27,12 +27,12 @@ size_t stop_prefix_len(std::string_view text, const std::vector<std::string>& st
 
 }  // namespace
 
-Result<std::unique_ptr<Generator>> Generator::create(std::shared_ptr<const Model> model, int64_t n_ctx) {
+Result<std::unique_ptr<Generator>> Generator::create(std::shared_ptr<const Model> model, int64_t n_ctx, KvType kv) {
   std::unique_ptr<Generator> g(new Generator());
   PARE_ASSIGN_OR_RETURN(g->tok_, Tokenizer::from_gguf(model->file()));
   if (g->tok_.n_vocab() > model->config().n_vocab)
     return invalid_model("gguf: tokenizer has {} tokens but the model's embedding only {}", g->tok_.n_vocab(), model->config().n_vocab);
-  PARE_ASSIGN_OR_RETURN(g->ctx_, Context::create(model, n_ctx));
+  PARE_ASSIGN_OR_RETURN(g->ctx_, Context::create(model, n_ctx, kv));
   g->model_ = std::move(model);
   return g;
 }

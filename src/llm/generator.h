@@ -36,7 +36,7 @@ struct GenerateResult {
 class Generator {
  public:
   // N_CTX ≤ 0: the model's training context (capped at 4096).
-  static Result<std::unique_ptr<Generator>> create(std::shared_ptr<const Model> model, int64_t n_ctx = 0);
+  static Result<std::unique_ptr<Generator>> create(std::shared_ptr<const Model> model, int64_t n_ctx = 0, KvType kv = KvType::kF16);
 
   // ON_TEXT gets each new piece of text; returning false cancels (finish_reason "cancelled").
   using TextCallback = std::function<bool(std::string_view)>;

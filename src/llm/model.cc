@@ -152,7 +152,13 @@ void Model::pack_weights() {
   pack(output_, output_.data != tok_embd_.data);  // a tied output still serves embedding rows
 }
 
-Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> model, int64_t n_ctx) {
+Result<KvType> parse_kv_type(const std::string& s) {
+  if (s == "f16") return KvType::kF16;
+  if (s == "q8_0") return KvType::kQ8_0;
+  return invalid_input("unknown KV cache type '{}' (expected f16 or q8_0)", s);
+}
+
+Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> model, int64_t n_ctx, KvType kv_type) {
   const ModelConfig& c = model->config();
   if (n_ctx <= 0) n_ctx = std::min<int64_t>(c.n_ctx_train, 4096);
   if (n_ctx > (int64_t{1} << 20)) return invalid_input("context of {} tokens is too large (at most 2^20)", n_ctx);
@@ -160,7 +166,12 @@ Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> mo
   ctx->model_ = std::move(model);
   ctx->kern_ = &active_kernels();
   ctx->n_ctx_ = n_ctx;
-  const int64_t kv = c.n_layer * n_ctx * c.n_head_kv * c.head_dim;
+  if (kv_type == KvType::kQ8_0 && c.head_dim % 32 != 0)
+    return invalid_input("--kv-type q8_0 needs a head size that is a multiple of 32 (this model's is {})", c.head_dim);
+  ctx->kv_type_ = kv_type;
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  ctx->kv_row_ = kv_type == KvType::kQ8_0 ? kv_dim / 32 * 34 : kv_dim * 2;
+  const int64_t kv = c.n_layer * n_ctx * ctx->kv_row_;
   ctx->k_.assign(kv, 0);
   ctx->v_.assign(kv, 0);
   return ctx;
@@ -183,8 +194,10 @@ void Context::matmul(const WeightRef& w, const float* x, int64_t T, float* y, bo
 void Context::attention(int64_t layer, int64_t T, const float* q, float* out) {
   const ModelConfig& c = model_->config();
   const int64_t hd = c.head_dim, kv_dim = c.n_head_kv * hd, group = c.n_head / c.n_head_kv;
-  const uint16_t* K = k_.data() + layer * n_ctx_ * kv_dim;
-  const uint16_t* V = v_.data() + layer * n_ctx_ * kv_dim;
+  const uint8_t* K = k_.data() + layer * n_ctx_ * kv_row_;
+  const uint8_t* V = v_.data() + layer * n_ctx_ * kv_row_;
+  const int64_t row = kv_row_, head_bytes = kv_type_ == KvType::kQ8_0 ? hd / 32 * 34 : hd * 2;
+  const bool q8 = kv_type_ == KvType::kQ8_0;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const KernelTable& kt = *kern_;
   const int64_t n_past = n_past_, n_ctx = n_ctx_;
@@ -198,7 +211,8 @@ void Context::attention(int64_t layer, int64_t T, const float* q, float* out) {
       const float* qv = q + t * c.n_head * hd + h * hd;
       float mx = -INFINITY;
       for (int64_t p = 0; p < n_keys; ++p) {
-        s[p] = kt.dot_f16(K + p * kv_dim + kvh * hd, qv, hd) * scale;
+        const uint8_t* kp = K + p * row + kvh * head_bytes;
+        s[p] = (q8 ? kt.dot_q8(kp, qv, hd) : kt.dot_f16(reinterpret_cast<const uint16_t*>(kp), qv, hd)) * scale;
         mx = std::max(mx, s[p]);
       }
       float sum = 0;
@@ -206,7 +220,11 @@ void Context::attention(int64_t layer, int64_t T, const float* q, float* out) {
       float* o = out + t * c.n_head * hd + h * hd;
       std::fill(o, o + hd, 0.0f);
       const float inv = 1.0f / sum;
-      for (int64_t p = 0; p < n_keys; ++p) kt.axpy_f16(s[p] * inv, V + p * kv_dim + kvh * hd, o, hd);
+      for (int64_t p = 0; p < n_keys; ++p) {
+        const uint8_t* vp = V + p * row + kvh * head_bytes;
+        if (q8) kt.axpy_q8(s[p] * inv, vp, o, hd);
+        else kt.axpy_f16(s[p] * inv, reinterpret_cast<const uint16_t*>(vp), o, hd);
+      }
     }
   }
 }
@@ -269,10 +287,15 @@ Result<const float*> Context::eval(const int32_t* tokens, int64_t T, bool all_lo
       }
     rope(q_.data(), c.n_head);
     rope(k_cur_.data(), c.n_head_kv);
-    uint16_t* K = k_.data() + (li * n_ctx_ + n_past_) * kv_dim;
-    uint16_t* V = v_.data() + (li * n_ctx_ + n_past_) * kv_dim;
-    kern_->store_f16(k_cur_.data(), K, T * kv_dim);
-    kern_->store_f16(v_cur_.data(), V, T * kv_dim);
+    uint8_t* K = k_.data() + (li * n_ctx_ + n_past_) * kv_row_;
+    uint8_t* V = v_.data() + (li * n_ctx_ + n_past_) * kv_row_;
+    if (kv_type_ == KvType::kQ8_0) {
+      (void)gguf::quantize(gguf::GgmlType::kQ8_0, k_cur_.data(), K, T * kv_dim);  // kv_dim % 32 == 0 checked in create
+      (void)gguf::quantize(gguf::GgmlType::kQ8_0, v_cur_.data(), V, T * kv_dim);
+    } else {
+      kern_->store_f16(k_cur_.data(), reinterpret_cast<uint16_t*>(K), T * kv_dim);
+      kern_->store_f16(v_cur_.data(), reinterpret_cast<uint16_t*>(V), T * kv_dim);
+    }
     attention(li, T, q_.data(), attn_.data());
     matmul(L.wo, attn_.data(), T, h_.data(), false);
     for (int64_t i = 0; i < T * E; ++i) x_[i] += h_[i];

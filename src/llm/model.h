@@ -60,10 +60,15 @@ class Model {
   std::vector<std::vector<uint8_t>> packed_;  // repacked weights (see kernels.h), owned here
 };
 
-// One sequence: KV cache (f16) and scratch. Not thread-safe; one per concurrent sequence.
+// Element type of the KV cache: f16 (default) or q8_0 (34 bytes per 32 values, ~0.53× the f16
+// cache; keys and values quantized per 32 as ggml's q8_0, attention dot products on the fly).
+enum class KvType { kF16, kQ8_0 };
+Result<KvType> parse_kv_type(const std::string& s);  // "f16" | "q8_0"
+
+// One sequence: KV cache and scratch. Not thread-safe; one per concurrent sequence.
 class Context {
  public:
-  static Result<std::unique_ptr<Context>> create(std::shared_ptr<const Model> model, int64_t n_ctx);
+  static Result<std::unique_ptr<Context>> create(std::shared_ptr<const Model> model, int64_t n_ctx, KvType kv = KvType::kF16);
 
   // Runs TOKENS at positions n_past()… and appends them to the cache. Returns the logits of the
   // last token (n_vocab floats), or of every token (rows × n_vocab) with ALL_LOGITS. The pointer
@@ -72,7 +77,8 @@ class Context {
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
   void truncate(int64_t n_past);  // forget positions ≥ n_past (≤ current)
-  uint64_t kv_bytes() const { return static_cast<uint64_t>(k_.size() + v_.size()) * 2; }
+  uint64_t kv_bytes() const { return static_cast<uint64_t>(k_.size() + v_.size()); }
+  KvType kv_type() const { return kv_type_; }
   const Model& model() const { return *model_; }
 
  private:
@@ -83,7 +89,9 @@ class Context {
   std::shared_ptr<const Model> model_;
   const KernelTable* kern_ = nullptr;
   int64_t n_ctx_ = 0, n_past_ = 0;
-  std::vector<uint16_t> k_, v_;  // [layer][pos][n_head_kv·head_dim]
+  KvType kv_type_ = KvType::kF16;
+  int64_t kv_row_ = 0;            // bytes of one position's keys (or values) in one layer
+  std::vector<uint8_t> k_, v_;    // [layer][pos][n_head_kv·head_dim] as f16 or q8_0 blocks
   std::vector<float> x_, h_, q_, k_cur_, v_cur_, attn_, gate_, up_, logits_, scores_;
   QActs qa_;
   const float* qa_src_ = nullptr;  // what qa_ currently holds

@@ -1,7 +1,8 @@
 // llama.cpp (through node-llama-cpp 3.21.1, CPU build) as the peer for pare's LLM tests and bench.
 //   node llama_cpp_peer.mjs NODE_MODULES tokenize MODEL CORPUS.json OUT.json [--special]
 //   node llama_cpp_peer.mjs NODE_MODULES greedy MODEL PROMPTS.json N OUT.json   per prompt: BOS + ids, greedy continuation
-//   node llama_cpp_peer.mjs NODE_MODULES bench MODEL P N THREADS              prints one JSON line
+//   node llama_cpp_peer.mjs NODE_MODULES bench MODEL P N THREADS [REPS]       prints one JSON line (REPS timed
+//       runs, default 3, after one untimed warm-up run; medians)
 import fs from "node:fs";
 import path from "node:path";
 
@@ -33,12 +34,13 @@ if (cmd === "tokenize") {
   }
   fs.writeFileSync(outPath, JSON.stringify(results));
 } else if (cmd === "bench") {
-  const [p, n, threads] = rest.map(Number);
+  const [p, n, threads, repsArg] = rest.map(Number);
+  const reps = repsArg > 0 ? repsArg : 3;
   const model = await llama.loadModel({ modelPath });
   const ctx = await model.createContext({ contextSize: p + n + 16, threads: { ideal: threads, min: threads }, batchSize: p });
   const prompt = Array.from({ length: p }, (_, i) => 100 + ((i * 7919) % 20000));
   const runs = [];
-  for (let r = 0; r < 3; ++r) {
+  for (let r = 0; r <= reps; ++r) {  // run 0 warms up
     const seq = ctx.getSequence();
     const t0 = performance.now();
     await seq.evaluateWithoutGeneratingNewTokens(prompt);
@@ -48,10 +50,10 @@ if (cmd === "tokenize") {
       if (++k >= n) break;
     }
     const t2 = performance.now();
-    runs.push({ pp: p / ((t1 - t0) / 1000), tg: n / ((t2 - t1) / 1000) });
+    if (r > 0) runs.push({ pp: p / ((t1 - t0) / 1000), tg: n / ((t2 - t1) / 1000) });
     seq.dispose();
   }
-  const med = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[1];
+  const med = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
   console.log(JSON.stringify({ prompt_tokens_per_s: med("pp"), gen_tokens_per_s: med("tg"), runs }));
 } else {
   console.error("unknown command " + cmd);

@@ -6,6 +6,7 @@
 //   pare_llm_check tokenize MODEL IN.json OUT.json [--special]   IN: array of strings; OUT: arrays
 //       of ids (no BOS/EOS added) and the decoded strings
 //   pare_llm_check quantize IN OUT TYPE   requantizes IN's matrices to TYPE (llm::quantize_gguf)
+//   pare_llm_check jinja CASES.json OUT.json   CASES: [{template, context}]; OUT: [{text} | {error}]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "llm/jinja.h"
 #include "llm/model.h"
 #include "llm/quantize.h"
 #include "llm/tokenizer.h"
@@ -57,8 +59,12 @@ int logits(int argc, char** argv) {
   const int64_t n_prompt = std::atoll(argv[4]);
   std::vector<int32_t> toks;
   for (int i = 5; i < argc; ++i) toks.push_back(std::atoi(argv[i]));
-  auto ctx = pare::llm::Context::create(*m, 64);
-  if (!ctx.ok()) return 1;
+  // PARE_KV_TYPE=q8_0 selects the q8_0 KV cache (test_decoder.py compares it with the reference)
+  const char* kv_env = std::getenv("PARE_KV_TYPE");
+  auto kv = pare::llm::parse_kv_type(kv_env ? kv_env : "f16");
+  if (!kv.ok()) return std::cerr << kv.status().to_string() << "\n", 1;
+  auto ctx = pare::llm::Context::create(*m, 64, *kv);
+  if (!ctx.ok()) return std::cerr << ctx.status().to_string() << "\n", 1;
   const int64_t V = (*m)->config().n_vocab;
   std::vector<float> out;
   auto r = (*ctx)->eval(toks.data(), n_prompt, true);
@@ -107,6 +113,25 @@ int quantize(char** argv) {
   return 0;
 }
 
+int jinja(char** argv) {
+  std::ifstream in(argv[2]);
+  nlohmann::ordered_json cases = nlohmann::ordered_json::parse(in, nullptr, false);
+  nlohmann::json out = nlohmann::json::array();
+  if (cases.is_discarded()) return std::cerr << "bad cases file\n", 1;
+  for (const auto& c : cases) {
+    auto t = pare::llm::jinja::Template::parse(c["template"].get<std::string>());
+    if (!t.ok()) {
+      out.push_back({{"error", t.status().message()}});
+      continue;
+    }
+    auto r = t->render(c["context"]);
+    if (r.ok()) out.push_back({{"text", *r}});
+    else out.push_back({{"error", r.status().message()}});
+  }
+  std::ofstream(argv[3]) << out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,6 +139,7 @@ int main(int argc, char** argv) {
   if (argc >= 6 && !std::strcmp(argv[1], "logits")) return logits(argc, argv);
   if (argc >= 5 && !std::strcmp(argv[1], "tokenize")) return tokenize(argc, argv);
   if (argc >= 5 && !std::strcmp(argv[1], "quantize")) return quantize(argv);
+  if (argc >= 4 && !std::strcmp(argv[1], "jinja")) return jinja(argv);
   std::cerr << "usage: pare_llm_check dequant FILE\n";
   return 2;
 }

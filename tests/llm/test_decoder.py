@@ -20,9 +20,10 @@ E, L, H, KVH, FF, V = 256, 2, 8, 2, 512, 300
 HD = E // H
 TOKENS = [1, 17, 250, 3, 99, 42, 7, 7, 123, 5]
 N_PROMPT = 6
-# Relative error bounds: max |Δlogit| / max |logit|. int8 activations cost ~1e-2.
+# Relative error bounds: max |Δlogit| / max |logit|. int8 activations (Q8_0, Q4_0, K-quants) cost ~1e-2.
 BOUNDS = {"f32": 3e-3, "f16": 3e-3, "bf16": 3e-3, "q4_1": 3e-3, "q5_0": 3e-3, "q5_1": 3e-3,
-          "q4_k": 3e-3, "q5_k": 3e-3, "q6_k": 3e-3, "q8_0": 2.5e-2, "q4_0": 2.5e-2}
+          "q4_k": 2.5e-2, "q5_k": 2.5e-2, "q6_k": 2.5e-2, "q8_0": 2.5e-2, "q4_0": 2.5e-2}
+KV_Q8_BOUND = 3e-2  # q8_0 keys/values: about the error of int8 activations
 SCALES = {"q4_0": [0], "q4_1": [0], "q5_0": [0], "q5_1": [0], "q8_0": [0], "q4_k": [0, 2], "q5_k": [0, 2], "q6_k": [208]}
 MINS = {"q4_1": (2, 7.5), "q5_1": (2, 15.5)}
 
@@ -150,12 +151,16 @@ def main():
     fails = []
     cases = [("llama", tn, dict(rope_scale=2.0 if tn == "f32" else None)) for tn in BOUNDS]
     cases += [("qwen2", tn, dict(tie=tn == "q8_0")) for tn in ("f32", "q8_0", "q4_0", "q6_k")]
+    # q8_0 KV cache (--kv-type q8_0): the same f32 / q4_0 models, keys and values stored as q8_0
+    cases += [(arch, tn, dict(kv="q8_0")) for arch in ("llama", "qwen2") for tn in ("f32", "q4_0")]
     for seed, (arch, tn, kw) in enumerate(cases):
+        kv = kw.pop("kv", "f16")
+        bound = KV_Q8_BOUND if kv == "q8_0" else BOUNDS[tn]
         path = os.path.join(work, f"tiny_{arch}_{tn}.gguf")
         W, cfg = build(path, arch, tn, seed, **kw)
         ref = reference(W, cfg, TOKENS)
         for isa in isas:
-            env = dict(os.environ, **({"PARE_LLM_ISA": isa} if isa else {}))
+            env = dict(os.environ, PARE_KV_TYPE=kv, **({"PARE_LLM_ISA": isa} if isa else {}))
             out = os.path.join(work, "logits.bin")
             r = subprocess.run([tool, "logits", path, out, str(N_PROMPT)] + [str(x) for x in TOKENS],
                                capture_output=True, text=True, env=env)
@@ -165,8 +170,8 @@ def main():
             got = np.fromfile(out, dtype=np.float32).reshape(len(TOKENS), V)
             rel = np.abs(got - ref).max() / np.abs(ref).max()
             same_argmax = (got.argmax(-1) == ref.argmax(-1)).mean()
-            ok = rel < BOUNDS[tn]
-            print(f"{arch:6} {tn:5} {r.stdout.split()[-1]:8} rel err {rel:.2e} (bound {BOUNDS[tn]:.0e}) argmax agree {same_argmax:.2f} {'ok' if ok else 'FAIL'}")
+            ok = rel < bound and (kv == "f16" or same_argmax >= 0.9)
+            print(f"{arch:6} {tn:5} kv {kv:4} {r.stdout.split()[-1]:8} rel err {rel:.2e} (bound {bound:.1e}) argmax agree {same_argmax:.2f} {'ok' if ok else 'FAIL'}")
             if not ok:
                 fails.append(f"{arch} {tn} {isa}: rel err {rel}")
     assert not fails, fails

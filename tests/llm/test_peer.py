@@ -1,7 +1,7 @@
 """Greedy generation: pare and llama.cpp (node-llama-cpp 3.21.1) give the same tokens on the same
 GGUF files — tiny random-weight llama models with the real LLaMA vocabulary (from
 llama-tokenizer-js) in f32, f16, q8_0 and q4_0, and a Llama 3 vocabulary model (byte-level BPE).
-Needs bench/llm/node_modules (docs/llm.md); exits 77 (skipped) without it.
+Installs the npm peers into bench/llm/node_modules (npm_peers.py); exits 77 only if npm fails.
 Where greedy choices differ (int8 activations make near-ties flip), the test checks along
 llama.cpp's tokens that each was within a small logit gap of pare's top choice.
 Usage: test_peer.py PARE PARE_LLM_CHECK WORKDIR
@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import gguf_py as G  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NM = os.path.join(HERE, "..", "..", "bench", "llm", "node_modules")
+import npm_peers  # noqa: E402
+NM = npm_peers.NM
 PROMPTS = ["Once upon a time", "def fibonacci(n):"]
 N_GEN = 24
 TIE = {"f32": 1e-3, "f16": 1e-3, "q8_0": 0.02, "q4_0": 0.02, "q4_k": 0.05, "q6_k": 0.05}  # of the median max−median logit spread; K-quants: llama.cpp uses int8 activations per 256
@@ -28,9 +29,7 @@ CASE_TYPES = os.environ.get("PEER_TYPES", "f32,q8_0,q4_0").split(",")
 def main():
     pare, check, work = sys.argv[1], sys.argv[2], sys.argv[3]
     node = shutil.which("node")
-    if not node or not os.path.isdir(os.path.join(NM, "node-llama-cpp")) or not os.path.isdir(os.path.join(NM, "llama-tokenizer-js")):
-        print("skipped: node or bench/llm/node_modules missing (see docs/llm.md)")
-        sys.exit(77)
+    npm_peers.ensure()  # installs the npm peers on first use; exits 77 only if npm fails
     os.makedirs(work, exist_ok=True)
     corpus = os.path.join(work, "peer_corpus.json")
     json.dump(["x"], open(corpus, "w"))
@@ -38,9 +37,9 @@ def main():
     subprocess.run([node, os.path.join(HERE, "js_tokenizers.mjs"), NM, corpus, js_out], check=True)
     js = json.load(open(js_out))
     dims = (256, 2, 8, 2, 512)
-    # the q4_k file is made from the f32 one by pare's requantizer (llm::quantize_gguf),
-    # which also checks that llama.cpp reads what pare writes.
-    cases = [("llama", t) for t in CASE_TYPES] + [("llama", "q4_k"), ("llama3", "q8_0")]
+    # the q4_k and q6_k files are made from the f32 one by `pare quantize --type`, which also
+    # checks that llama.cpp reads what pare writes.
+    cases = [("llama", t) for t in CASE_TYPES] + [("llama", "q4_k"), ("llama", "q6_k"), ("llama3", "q8_0")]
     fails = n_equal = 0
     for vocab, wt in cases:
         rng = np.random.default_rng(11)
@@ -49,7 +48,10 @@ def main():
                   G.bpe_tokenizer_kv(tokens, merges, "llama-bpe", 128000, 128000, 128009))
         path = os.path.join(work, f"peer_{vocab}_{wt}.gguf")
         if wt in ("q4_k", "q6_k"):
-            subprocess.run([check, "quantize", os.path.join(work, f"peer_{vocab}_f32.gguf"), path, wt], check=True, capture_output=True)
+            src = os.path.join(work, f"peer_{vocab}_f32.gguf")
+            if not os.path.exists(src):
+                G.write_gguf(src, G.llama_kv(*dims) + tok_kv, G.llama_tensors(rng, len(tokens), *dims, wtype="f32", std=0.08))
+            subprocess.run([pare, "quantize", src, "--type", wt, "-o", path], check=True, capture_output=True)
         else:
             G.write_gguf(path, G.llama_kv(*dims) + tok_kv, G.llama_tensors(rng, len(tokens), *dims, wtype=wt, std=0.08))
         prompts_path = os.path.join(work, "peer_prompts.json")

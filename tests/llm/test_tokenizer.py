@@ -3,8 +3,8 @@
 The LLaMA SentencePiece vocabulary (llama-tokenizer-js) and the Llama 3 byte-level BPE vocabulary
 (llama3-tokenizer-js) are converted to GGUF tokenizer metadata (with tiny random weights so that
 llama.cpp loads them); pare's token ids must equal those libraries' and llama.cpp's (via
-node-llama-cpp) on a varied corpus. Needs the npm packages in bench/llm/node_modules
-(see docs/llm.md); exits 77 (skipped) without them. Usage: test_tokenizer.py PARE_LLM_CHECK WORKDIR
+node-llama-cpp) on a varied corpus. Installs the npm packages into bench/llm/node_modules
+(npm_peers.py); exits 77 (skipped) only if npm fails. Usage: test_tokenizer.py PARE_LLM_CHECK WORKDIR
 """
 import json
 import os
@@ -18,7 +18,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 import gguf_py as G  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NM = os.path.join(HERE, "..", "..", "bench", "llm", "node_modules")
+sys.path.insert(0, HERE)
+import npm_peers  # noqa: E402
+NM = npm_peers.NM
 CORPUS = [
     "Hello world", "Hello, world! How are you doing today?", " leading space", "trailing space ",
     "two  spaces   three    four", "\ttabs\tand\nnewlines\n\n\nend", "\r\nwindows\r\nlines",
@@ -42,9 +44,7 @@ def run(cmd, **kw):
 def main():
     tool, work = sys.argv[1], sys.argv[2]
     node = shutil.which("node")
-    if not node or not os.path.isdir(os.path.join(NM, "llama3-tokenizer-js")):
-        print("skipped: node or bench/llm/node_modules missing (npm i in bench/llm, see docs/llm.md)")
-        sys.exit(77)
+    npm_peers.ensure()  # installs the npm peers on first use; exits 77 only if npm fails
     os.makedirs(work, exist_ok=True)
     corpus_path = os.path.join(work, "corpus.json")
     json.dump(CORPUS, open(corpus_path, "w"))

@@ -6,6 +6,7 @@
 // per 32-value block (x ≈ d·q, |q| ≤ 127), so the inner loop is an 8-bit integer dot product:
 //   Q8_0: Σ dw·dx·Σ qw·qx                         (sign trick: |qw| · sign(qx, qw) for u8×s8)
 //   Q4_0: Σ dw·dx·(Σ nibble·qx − 8·Σ qx)          (nibbles are unsigned, Σ qx is precomputed)
+//   Q4_K/Q5_K/Q6_K: per 32-block sub-block scales applied in float (kquant_impl.h)
 // Other types dequantize one weight row at a time into a thread-local f32 buffer.
 #pragma once
 
@@ -43,13 +44,19 @@ struct KernelTable {
   float (*dot_f16)(const uint16_t* a, const float* b, int64_t n);
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n);  // y += a·x
   void (*store_f16)(const float* x, uint16_t* y, int64_t n);
+  // q8_0 KV cache: N values (a multiple of 32) stored as gguf::BlockQ8_0.
+  float (*dot_q8)(const void* a, const float* b, int64_t n);
+  void (*axpy_q8)(float a, const void* x, float* y, int64_t n);  // y += a·x
 };
 
 // The best table for this CPU (PARE_LLM_ISA=generic|avx2|vnni forces one, for tests).
 const KernelTable& active_kernels();
 const KernelTable* kernels_by_name(const char* name);  // nullptr if not supported here
 // Whether the type uses the int8 activation path.
-inline bool uses_qacts(gguf::GgmlType t) { return t == gguf::GgmlType::kQ8_0 || t == gguf::GgmlType::kQ4_0; }
+inline bool uses_qacts(gguf::GgmlType t) {
+  return t == gguf::GgmlType::kQ8_0 || t == gguf::GgmlType::kQ4_0 || t == gguf::GgmlType::kQ4_K || t == gguf::GgmlType::kQ5_K ||
+         t == gguf::GgmlType::kQ6_K;
+}
 
 namespace generic { const KernelTable& table(); }
 namespace avx2 { const KernelTable& table(); }

@@ -116,6 +116,8 @@ void q4_0_row(const BlockQ4_0* w, int64_t nb, const QActs& a, int64_t t0, float*
 #endif
 }
 
+#include "llm/kernels/kquant_impl.h"
+
 float dot_f32(const float* a, const float* b, int64_t n) {
   int64_t i = 0;
   float s = 0;
@@ -169,6 +171,46 @@ void store_f16_impl(const float* x, uint16_t* y, int64_t n) {
   for (; i < n; ++i) y[i] = Float16::from_float(x[i]);
 }
 
+float dot_q8_impl(const void* a, const float* b, int64_t n) {
+  const auto* blk = static_cast<const BlockQ8_0*>(a);
+  float s = 0;
+#if defined(__AVX2__)
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    __m256 part = _mm256_setzero_ps();
+    for (int j = 0; j < 32; j += 8) {
+      const __m256 w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk[i].qs + j))));
+      part = _mm256_fmadd_ps(w, _mm256_loadu_ps(b + 32 * i + j), part);
+    }
+    acc = _mm256_fmadd_ps(part, _mm256_set1_ps(h2f(blk[i].d)), acc);
+  }
+  s = hsum(acc);
+#else
+  for (int64_t i = 0; i < n / 32; ++i) {
+    float p = 0;
+    for (int j = 0; j < 32; ++j) p += blk[i].qs[j] * b[32 * i + j];
+    s += h2f(blk[i].d) * p;
+  }
+#endif
+  return s;
+}
+
+void axpy_q8_impl(float alpha, const void* x, float* y, int64_t n) {
+  const auto* blk = static_cast<const BlockQ8_0*>(x);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const float a = alpha * h2f(blk[i].d);
+#if defined(__AVX2__)
+    const __m256 av = _mm256_set1_ps(a);
+    for (int j = 0; j < 32; j += 8) {
+      const __m256 w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk[i].qs + j))));
+      _mm256_storeu_ps(y + 32 * i + j, _mm256_fmadd_ps(av, w, _mm256_loadu_ps(y + 32 * i + j)));
+    }
+#else
+    for (int j = 0; j < 32; ++j) y[32 * i + j] += a * blk[i].qs[j];
+#endif
+  }
+}
+
 void quantize_acts_impl(const float* x, int64_t rows, int64_t k, QActs* out) {
   const int64_t nb = k / 32;
   out->rows = rows;
@@ -205,6 +247,7 @@ void row_tile(const WeightRef& w, const uint8_t* row, const float* x, const QAct
   switch (w.type) {
     case GgmlType::kQ8_0: return q8_0_row<NT>(reinterpret_cast<const BlockQ8_0*>(row), nb, *qa, t0, out);
     case GgmlType::kQ4_0: return q4_0_row<NT>(reinterpret_cast<const BlockQ4_0*>(row), nb, *qa, t0, out);
+    case GgmlType::kQ4_K: case GgmlType::kQ5_K: case GgmlType::kQ6_K: return qk_row<NT>(w.type, row, w.k / 256, *qa, t0, out);
     case GgmlType::kF32:
       for (int t = 0; t < NT; ++t) out[t] = dot_f32(reinterpret_cast<const float*>(row), x + (t0 + t) * w.k, w.k);
       return;
@@ -266,7 +309,7 @@ void matmul_rows(const WeightRef& w, int64_t n_begin, const float* x, const QAct
 }  // namespace
 
 const KernelTable& table() {
-  static const KernelTable t{PARE_KERN_NAME, matmul_impl, quantize_acts_impl, dot_f16_impl, axpy_f16_impl, store_f16_impl};
+  static const KernelTable t{PARE_KERN_NAME, matmul_impl, quantize_acts_impl, dot_f16_impl, axpy_f16_impl, store_f16_impl, dot_q8_impl, axpy_q8_impl};
   return t;
 }
 

@@ -96,7 +96,7 @@ void run_tile(const uint8_t* w, int64_t nb, const QActs& a, int64_t t0, int64_t 
 namespace vnni {
 
 int64_t packed_bytes(const WeightRef& w) {
-  if (!uses_qacts(w.type) || w.n < kRows) return 0;
+  if ((w.type != gguf::GgmlType::kQ4_0 && w.type != gguf::GgmlType::kQ8_0) || w.n < kRows) return 0;
   return (w.n / kRows) * (w.k / 32) * tile_bytes(w.type);
 }
 
