@@ -34,9 +34,10 @@ ir::Value* typed(ir::Graph& g, const std::string& name, std::vector<ir::Dim> dim
   return v;
 }
 
-// x [N, 1, 4, 4] → Conv(1→2, 3×3, pad 1) "c" → BatchNormalization "bn" → Tanh "t" → Flatten "f"
+// x [N, 1, 4, 4] → Conv(1→2, 3×3, pad 1) "c" → BatchNormalization "bn" → Tanh "t" → MaxPool(3×3,
+// pad 1; optional) "p" → Flatten "f"
 // → Gemm(32→3) logits "z" (width×2 and ×1 channels give a teacher and a student).
-std::unique_ptr<ir::Model> convnet(int64_t channels, uint32_t seed) {
+std::unique_ptr<ir::Model> convnet(int64_t channels, uint32_t seed, bool pool = true) {
   auto m = std::make_unique<ir::Model>();
   m->opsets = {{"", 13}};
   ir::Graph& g = *m->graph;
@@ -55,8 +56,15 @@ std::unique_ptr<ir::Model> convnet(int64_t channels, uint32_t seed) {
              {bn}, "", "bnorm");
   ir::Value* t = g.add_value("t");
   g.add_node("Tanh", {bn}, {t}, "", "tanh");
+  ir::Value* p = t;
+  if (pool) {
+    p = g.add_value("p");
+    ir::Node* mp = g.add_node("MaxPool", {t}, {p}, "", "pool");
+    mp->attributes()["kernel_shape"] = ir::Attribute::of(std::vector<int64_t>{3, 3});
+    mp->attributes()["pads"] = ir::Attribute::of(std::vector<int64_t>{1, 1, 1, 1});
+  }
   ir::Value* f = g.add_value("f");
-  g.add_node("Flatten", {t}, {f}, "", "flatten");
+  g.add_node("Flatten", {p}, {f}, "", "flatten");
   ir::Value* z = typed(g, "z", {ir::Dim::sym("N"), ir::Dim::of(3)});
   ir::Node* fc = g.add_node("Gemm", {f, g.add_initializer("fw", randn({3, channels * 16}, seed + 4, 0.3f)), g.add_initializer("fb", randn({3}, seed + 5, 0.1f))},
                             {z}, "", "fc");
@@ -151,7 +159,7 @@ TEST(TrainHint, GradientsMatchFiniteDifferences) {
   // A rank-4 hint on the BatchNorm output (rewritten for training, so taken through the
   // inserted Identity) projected 2→3 channels by a 1×1 Conv, and a rank-2 hint on the
   // flattened features projected 32→5 by a Gemm.
-  auto model = convnet(2, 1);
+  auto model = convnet(2, 1, false);  // no MaxPool: finite differences would cross its argmax
   HintRun r = prepare(*model, {{"bn", {3, 4, 4}}, {"f", {5}}}, 4);
   ASSERT_EQ(r.params.size(), 10u);  // cw cb bs bb fw fb + 2 projections × (weight, bias)
   std::vector<std::string> outs{kLoss};
@@ -204,10 +212,10 @@ TrainOptions hint_options(std::shared_ptr<runtime::Session> ts, int64_t epochs) 
   o.schedule.lr = 0.05f;
   o.alpha = 0.5f;
   o.temperature = 2;
-  o.hints = {{"t", "t"}};
+  o.hints = {{"p", "p"}};  // MaxPool outputs (rewritten for training)
   o.hint_weight = 0.5f;
   o.teacher = [ts](const Tensor& x, const std::vector<int64_t>&) -> Result<std::vector<Tensor>> {
-    PARE_ASSIGN_OR_RETURN(auto out, ts->run({{"x", RunValue(x)}}, {"z", "t"}));
+    PARE_ASSIGN_OR_RETURN(auto out, ts->run({{"x", RunValue(x)}}, {"z", "p"}));
     return std::vector<Tensor>{out[0].tensor, out[1].tensor};
   };
   return o;
@@ -227,7 +235,7 @@ TEST(TrainHint, DistillsWithHintsAndResumesExactly) {
   to.epochs = 3, to.batch = 16, to.seed = 1, to.num_threads = 1, to.schedule.lr = 0.05f;
   ASSERT_TRUE(train_model(*teacher, train, nullptr, to).ok());
   auto tcopy = clone_model(*teacher).value();
-  tcopy->graph->outputs().push_back(tcopy->graph->find_local_value("t"));  // the hint feature
+  tcopy->graph->outputs().push_back(tcopy->graph->find_local_value("p"));  // the hint feature
   std::shared_ptr<runtime::Session> ts(runtime::Session::create(std::move(tcopy)).value().release());
 
   auto a = distill::shrink_model(*teacher, 0.5, 1).value();

@@ -150,13 +150,13 @@ std::string batch_shape(const std::vector<int64_t>& per_sample) {
 
 // Adds Σ_i k_i·Σ (P_i(f_i) − h_i)² to `loss` (see training_graph.h); P_i's weights become
 // inputs of the graph, listed in tg.hint_params with initial values U(±1/√C_student).
-Result<ir::Value*> add_hint_losses(ir::Graph& g, const TrainGraphOptions& options, const std::vector<ir::Value*>& features, ir::Value* loss,
-                                   TrainingGraph& tg) {
+Result<ir::Value*> add_hint_losses(ir::Graph& g, const TrainGraphOptions& options, const std::vector<ir::Value*>& features,
+                                   const std::vector<ir::TypeInfo>& types, ir::Value* loss, TrainingGraph& tg) {
   for (size_t i = 0; i < features.size(); ++i) {
     const HintSpec& h = options.hints[i];
     const std::vector<int64_t>& ts = h.teacher_shape;
     const std::string base = "pare_train/hint" + std::to_string(i);
-    const auto& type = features[i]->type();
+    const ir::TypeInfo& type = types[i];
     std::vector<int64_t> ss;  // the student feature's per-sample shape
     if (type.shape) {
       for (size_t d = 1; d < type.shape->size(); ++d) ss.push_back((*type.shape)[d].known() ? (*type.shape)[d].value : -1);
@@ -245,6 +245,13 @@ Result<TrainingGraph> build_training_graph(const ir::Model& inference, const Tra
     if (options.hints[i].teacher_shape.empty()) return invalid_input("hint '{}': the teacher feature has no channel dimension", name);
     hint_features.push_back(add1(g, "Identity", {v}, "pare_train/hint" + std::to_string(i) + "/feature"));
   }
+  // Their shapes come from the inference graph (the training kernels' shape rules may leave
+  // spatial sizes open).
+  std::vector<ir::TypeInfo> hint_types;
+  if (!hint_features.empty()) {
+    PARE_RETURN_IF_ERROR(passes::infer_shapes(m).status());
+    for (ir::Value* f : hint_features) hint_types.push_back(f->type());
+  }
   PARE_RETURN_IF_ERROR(rewrite_training_ops(g, tg));
   for (const std::string& p : tg.params) {
     ir::Value* v = g.find_local_value(p);
@@ -288,7 +295,7 @@ Result<TrainingGraph> build_training_graph(const ir::Model& inference, const Tra
     }
     loss = add1(g, "Neg", {total}, "pare_train/neg");
   }
-  PARE_ASSIGN_OR_RETURN(loss, add_hint_losses(g, options, hint_features, loss, tg));
+  PARE_ASSIGN_OR_RETURN(loss, add_hint_losses(g, options, hint_features, hint_types, loss, tg));
   g.rename_value(loss, kLoss);
   g.outputs().insert(g.outputs().begin(), loss);
   g.outputs().insert(g.outputs().begin() + 1, logits);
