@@ -1,7 +1,10 @@
 // `pare distill --teacher T.onnx (--student S.onnx | --shrink W) --data SPEC -o OUT.onnx`:
 // knowledge distillation, loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE(y, z_s).
 // Teacher logits come from the inference Session (fast kernels), cached for the whole run
-// when augmentation is off (the inputs then never change).
+// when augmentation is off (the inputs then never change) and no hint loss asks for the
+// teacher's features. `--hint T:S` adds a FitNets hint loss between the teacher's value T
+// and the student's value S (through a learned 1×1 projection; train/trainer.h).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -17,6 +20,7 @@ namespace {
 
 struct DistillArgs {
   std::string teacher, student, save_student;
+  std::vector<std::string> hints;
   double shrink = 0;
   TrainCli t;
 };
@@ -37,6 +41,11 @@ void add_distill(CLI::App& app, int& rc) {
   st->excludes(sh);
   cmd->add_option("--temperature", args->t.opts.temperature, "softening temperature T (default 4)");
   cmd->add_option("--alpha", args->t.opts.alpha, "weight α of the distillation term (default 0.7; 0 trains on labels only)")->default_val(0.7);
+  cmd->add_option("--hint", args->hints,
+                  "TEACHER_VALUE:STUDENT_VALUE: add the hint (FitNets) loss hint_weight*mean((P(student) - teacher)^2) between\n"
+                  "two intermediate tensors of equal rank and spatial size; P is a learned 1x1 projection (Conv, or Gemm for\n"
+                  "[N, C] features) to the teacher's channels, used in training only. Repeatable. Turns off the logits cache.");
+  cmd->add_option("--hint-weight", args->t.opts.hint_weight, "weight of the hint loss (default 1)");
   cmd->add_option("--save-student", args->save_student, "also write the untrained student (after --shrink) here");
   add_train_options(cmd, args->t);
   cmd->callback([args, &rc] {
@@ -75,6 +84,36 @@ void add_distill(CLI::App& app, int& rc) {
     std::printf("teacher %lld parameters, student %lld parameters (%.1f%%)\n",
                 static_cast<long long>(distill::parameter_count(**teacher)), static_cast<long long>(distill::parameter_count(*student)),
                 100.0 * distill::parameter_count(*student) / std::max<int64_t>(1, distill::parameter_count(**teacher)));
+    // Hints: split TEACHER:STUDENT at the first ':' after which the teacher has such a value,
+    // and make the teacher's value a graph output so that the Session returns it.
+    ir::Graph& tgraph = *(*teacher)->graph;
+    if (tgraph.outputs().empty()) {
+      rc = report(invalid_model("the teacher has no output"));
+      return;
+    }
+    std::vector<std::string> teacher_outputs{tgraph.outputs()[0]->name()};
+    args->t.opts.hints.clear();
+    for (const std::string& h : args->hints) {
+      size_t colon = h.find(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == h.size()) {
+        rc = report(invalid_input("--hint '{}': expected TEACHER_VALUE:STUDENT_VALUE", h));
+        return;
+      }
+      auto feature = [&](size_t at) -> ir::Value* {
+        ir::Value* v = tgraph.find_local_value(h.substr(0, at));
+        return v && !v->initializer() && (v->producer() || std::count(tgraph.inputs().begin(), tgraph.inputs().end(), v)) ? v : nullptr;
+      };
+      size_t at = colon;
+      while (at != std::string::npos && at + 1 < h.size() && !feature(at)) at = h.find(':', at + 1);
+      if (at == std::string::npos || at + 1 >= h.size()) {
+        rc = report(invalid_input("--hint '{}': the teacher model has no value named '{}'", h, h.substr(0, colon)));
+        return;
+      }
+      ir::Value* v = feature(at);
+      if (std::find(tgraph.outputs().begin(), tgraph.outputs().end(), v) == tgraph.outputs().end()) tgraph.outputs().push_back(v);
+      teacher_outputs.push_back(v->name());
+      args->t.opts.hints.push_back({v->name(), h.substr(at + 1)});
+    }
     runtime::SessionOptions so;
     so.num_threads = args->t.opts.num_threads;
     auto ts = runtime::Session::create(std::move(*teacher), so);
@@ -83,10 +122,11 @@ void add_distill(CLI::App& app, int& rc) {
       return;
     }
     std::shared_ptr<runtime::Session> session(std::move(*ts));
-    const bool cache = args->t.opts.augment.crop_padding <= 0 && !args->t.opts.augment.horizontal_flip;
+    const bool cache = args->t.opts.augment.crop_padding <= 0 && !args->t.opts.augment.horizontal_flip && args->hints.empty();
     auto cached = std::make_shared<std::map<int64_t, std::vector<float>>>();
     const std::string in = session->inputs()[0].name;
-    args->t.opts.teacher = [session, cache, cached, in](const Tensor& x, const std::vector<int64_t>& idx) -> Result<Tensor> {
+    args->t.opts.teacher = [session, cache, cached, in, teacher_outputs](const Tensor& x,
+                                                                          const std::vector<int64_t>& idx) -> Result<std::vector<Tensor>> {
       const int64_t n = x.dim(0);
       bool all = cache;
       for (size_t i = 0; all && i < idx.size(); ++i) all = cached->count(idx[i]) != 0;
@@ -94,15 +134,17 @@ void add_distill(CLI::App& app, int& rc) {
         const int64_t k = static_cast<int64_t>(cached->at(idx[0]).size());
         PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {n, k}));
         for (int64_t i = 0; i < n; ++i) std::copy_n(cached->at(idx[i]).data(), k, z.data<float>() + i * k);
-        return z;
+        return std::vector<Tensor>{z};
       }
-      PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}));
+      PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}, teacher_outputs));
       Tensor z = out[0].tensor;
       if (z.rank() != 2 || z.dim(0) != n || z.dtype() != DataType::kFloat32) return invalid_model("teacher output {} is not float logits [{}, K]", z.type_string(), n);
       if (cache) {
         for (int64_t i = 0; i < n; ++i) (*cached)[idx[i]].assign(z.data<float>() + i * z.dim(1), z.data<float>() + (i + 1) * z.dim(1));
       }
-      return z;
+      std::vector<Tensor> result{z};
+      for (size_t i = 1; i < out.size(); ++i) result.push_back(out[i].tensor);
+      return result;
     };
     rc = run_training(std::move(student), args->t);
   });

@@ -425,9 +425,9 @@ TEST(Distill, ShrinkScalesWidthsAndDistillationTrains) {
   TrainOptions o = quick_options(3);
   o.temperature = 2;
   o.alpha = 0.7f;
-  o.teacher = [ts](const Tensor& x, const std::vector<int64_t>&) -> Result<Tensor> {
+  o.teacher = [ts](const Tensor& x, const std::vector<int64_t>&) -> Result<std::vector<Tensor>> {
     PARE_ASSIGN_OR_RETURN(auto out, ts->run({{"x", RunValue(x)}}));
-    return out[0].tensor;
+    return std::vector<Tensor>{out[0].tensor};
   };
   auto r = train_model(**s, train, &train, o);
   ASSERT_TRUE(r.ok()) << r.status().to_string();

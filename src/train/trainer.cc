@@ -13,6 +13,7 @@ namespace {
 
 constexpr const char* kStatePrefix = "pare_train_state/";
 constexpr const char* kEpochKey = "pare.train.epoch";
+constexpr const char* kHintStatePrefix = "hint/";  // hint projections (after kStatePrefix)
 
 void set_metadata(ir::Model& m, const std::string& key, const std::string& value) {
   for (auto& kv : m.metadata) {
@@ -170,6 +171,25 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
   TrainGraphOptions go;
   go.loss = o.loss;
   go.temperature = o.teacher ? o.temperature : 0;
+  go.seed = o.seed;
+  if (!o.hints.empty()) {
+    if (!o.teacher) return invalid_input("a hint loss needs a teacher");
+    if (!(o.hint_weight >= 0 && std::isfinite(o.hint_weight))) return invalid_input("the hint weight must be finite and ≥ 0");
+    // The teacher features' per-sample shapes, from the teacher on the first sample.
+    Shape s1 = train.x.shape();
+    s1[0] = 1;
+    PARE_ASSIGN_OR_RETURN(Tensor x1, Tensor::create(DataType::kFloat32, s1));
+    std::copy_n(train.x.data<float>(), x1.numel(), x1.data<float>());
+    PARE_ASSIGN_OR_RETURN(auto probe, o.teacher(x1, {0}));
+    if (probe.size() != 1 + o.hints.size()) return invalid_input("the teacher gave {} outputs for {} hints", probe.size(), o.hints.size());
+    for (size_t i = 0; i < o.hints.size(); ++i) {
+      const Tensor& f = probe[1 + i];
+      if (f.dtype() != DataType::kFloat32 || f.rank() < 2 || f.dim(0) != 1) {
+        return invalid_input("hint '{}': the teacher value is {}, not a float feature [batch, channels, …]", o.hints[i].teacher, f.type_string());
+      }
+      go.hints.push_back({o.hints[i].student, std::vector<int64_t>(f.shape().begin() + 1, f.shape().end())});
+    }
+  }
   PARE_ASSIGN_OR_RETURN(TrainingGraph tg, build_training_graph(model, go));
   runtime::SessionOptions so;
   so.num_threads = o.num_threads;
@@ -178,6 +198,14 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
   ir::Graph& g = *model.graph;
   std::vector<Tensor> params;
   for (const std::string& p : tg.params) params.push_back(copy_of(*g.find_local_value(p)->initializer()));
+  for (size_t i = 0; i < tg.hint_params.size(); ++i) {
+    auto it = first_epoch > 0 ? saved_state.find(kHintStatePrefix + tg.hint_params[i]) : saved_state.end();
+    if (it != saved_state.end() && it->second.shape() != tg.hint_init[i].shape()) {
+      return invalid_input("the checkpoint's hint projection '{}' is {}, expected {}", tg.hint_params[i], it->second.type_string(), tg.hint_init[i].type_string());
+    }
+    params.push_back(it != saved_state.end() ? copy_of(it->second) : std::move(tg.hint_init[i]));
+    if (it != saved_state.end()) saved_state.erase(it);
+  }
   PARE_ASSIGN_OR_RETURN(Optimizer opt, Optimizer::create(o.optimizer, params));
   if (first_epoch > 0 && !saved_state.empty()) PARE_RETURN_IF_ERROR(opt.restore(saved_state));
   std::vector<Tensor> running;  // BN running mean/var pairs
@@ -187,6 +215,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
   }
   std::vector<std::string> outputs{kLoss, tg.logits};
   outputs.insert(outputs.end(), tg.grads.begin(), tg.grads.end());
+  outputs.insert(outputs.end(), tg.hint_grads.begin(), tg.hint_grads.end());
   for (const auto& bn : tg.batchnorms) {
     outputs.push_back(bn.batch_mean);
     outputs.push_back(bn.batch_var);
@@ -195,7 +224,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
   // Writes current weights (and optionally the optimizer state) into `model`.
   auto sync_model = [&](ir::Model& m, int64_t epochs_done, bool with_state) {
     ir::Graph& mg = *m.graph;
-    for (size_t i = 0; i < params.size(); ++i) mg.find_local_value(tg.params[i])->set_initializer(copy_of(params[i]));
+    for (size_t i = 0; i < tg.params.size(); ++i) mg.find_local_value(tg.params[i])->set_initializer(copy_of(params[i]));
     for (size_t i = 0; i < tg.batchnorms.size(); ++i) {
       mg.find_local_value(tg.batchnorms[i].running_mean)->set_initializer(copy_of(running[2 * i]));
       mg.find_local_value(tg.batchnorms[i].running_var)->set_initializer(copy_of(running[2 * i + 1]));
@@ -203,6 +232,9 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
     set_metadata(m, kEpochKey, std::to_string(epochs_done));
     if (with_state) {
       for (auto& [k, t] : opt.state()) mg.add_initializer(kStatePrefix + k, t);
+      for (size_t i = 0; i < tg.hint_params.size(); ++i) {
+        mg.add_initializer(kStatePrefix + std::string(kHintStatePrefix) + tg.hint_params[i], copy_of(params[tg.params.size() + i]));
+      }
     }
   };
   auto save_checkpoint = [&](int64_t epochs_done) -> Status {
@@ -240,14 +272,28 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
       PARE_ASSIGN_OR_RETURN(lr, learning_rate(o.schedule, epoch * steps_per_epoch + b, total_steps));
       std::vector<std::pair<std::string, RunValue>> feeds;
       feeds.push_back({tg.input, RunValue(x)});
-      for (size_t i = 0; i < params.size(); ++i) feeds.push_back({tg.params[i], RunValue(params[i])});
+      for (size_t i = 0; i < params.size(); ++i) {
+        const bool hint = i >= tg.params.size();
+        feeds.push_back({hint ? tg.hint_params[i - tg.params.size()] : tg.params[i], RunValue(params[i])});
+      }
       for (const std::string& s : tg.dropout_seeds) {
         feeds.push_back({s, RunValue(Tensor::scalar<int64_t>(static_cast<int64_t>(dropout_rng() >> 1)))});
       }
       Tensor teacher_logits;
       double soft_entropy = 0;  // Σ s·log p_t: the loss minus it is α·T²·KL + (1 − α)·CE
       if (o.teacher) {
-        PARE_ASSIGN_OR_RETURN(teacher_logits, o.teacher(x, idx));
+        PARE_ASSIGN_OR_RETURN(auto touts, o.teacher(x, idx));
+        if (touts.size() != 1 + tg.hints.size()) return invalid_model("the teacher gave {} outputs, expected {}", touts.size(), 1 + tg.hints.size());
+        teacher_logits = touts[0];
+        for (size_t i = 0; i < tg.hints.size(); ++i) {
+          Shape want{n};
+          want.insert(want.end(), go.hints[i].teacher_shape.begin(), go.hints[i].teacher_shape.end());
+          if (touts[1 + i].shape() != want || touts[1 + i].dtype() != DataType::kFloat32) {
+            return invalid_model("hint '{}': the teacher feature is {}, expected {}", o.hints[i].teacher, touts[1 + i].type_string(), shape_to_string(want));
+          }
+          feeds.push_back({tg.hints[i].target, RunValue(touts[1 + i])});
+          feeds.push_back({tg.hints[i].scale, RunValue(Tensor::scalar<float>(o.hint_weight / static_cast<float>(touts[1 + i].numel())))});
+        }
       }
       if (o.loss == LossKind::kMse) {
         PARE_ASSIGN_OR_RETURN(target, Tensor::create(DataType::kFloat32, {n, k}));

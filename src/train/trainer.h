@@ -22,8 +22,16 @@
 
 namespace pare::train {
 
-// Teacher logits [n, K] for the batch x (rows `indices` of the training set).
-using TeacherFn = std::function<Result<Tensor>(const Tensor& x, const std::vector<int64_t>& indices)>;
+// The teacher on the batch x (rows `indices` of the training set): its logits [n, K], then
+// one feature tensor [n, …] per TrainOptions::hints entry, in order.
+using TeacherFn = std::function<Result<std::vector<Tensor>>(const Tensor& x, const std::vector<int64_t>& indices)>;
+
+// Intermediate-feature (hint) loss between a teacher value and a student value (FitNets):
+// weight·mean((P(f_student) − f_teacher)²), P a learned 1×1 projection that exists only
+// during training. The teacher function supplies f_teacher.
+struct HintPair {
+  std::string teacher, student;
+};
 
 struct StepProgress {
   int64_t epoch = 0, epochs = 0, batch = 0, batches = 0;
@@ -50,6 +58,8 @@ struct TrainOptions {
   // Distillation: loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z/T)) + (1 − α)·CE(y, z).
   TeacherFn teacher;
   float temperature = 4, alpha = 0;
+  std::vector<HintPair> hints;  // need `teacher`
+  float hint_weight = 1;
   std::string checkpoint;  // written after every epoch and on interruption ("" : none)
   bool resume = false;     // continue after the epochs recorded in the model (a checkpoint)
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to save and stop

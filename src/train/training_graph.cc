@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <set>
 
 #include "onnx/onnx.h"
@@ -140,6 +141,68 @@ Status rewrite_training_ops(ir::Graph& g, TrainingGraph& tg) {
   return ok_status();
 }
 
+// "[N, 3, 7, 7]" (−1: unknown).
+std::string batch_shape(const std::vector<int64_t>& per_sample) {
+  std::string s = "[N";
+  for (int64_t d : per_sample) s += d < 0 ? ", ?" : ", " + std::to_string(d);
+  return s + "]";
+}
+
+// Adds Σ_i k_i·Σ (P_i(f_i) − h_i)² to `loss` (see training_graph.h); P_i's weights become
+// inputs of the graph, listed in tg.hint_params with initial values U(±1/√C_student).
+Result<ir::Value*> add_hint_losses(ir::Graph& g, const TrainGraphOptions& options, const std::vector<ir::Value*>& features,
+                                   const std::vector<ir::TypeInfo>& types, ir::Value* loss, TrainingGraph& tg) {
+  for (size_t i = 0; i < features.size(); ++i) {
+    const HintSpec& h = options.hints[i];
+    const std::vector<int64_t>& ts = h.teacher_shape;
+    const std::string base = "pare_train/hint" + std::to_string(i);
+    const ir::TypeInfo& type = types[i];
+    std::vector<int64_t> ss;  // the student feature's per-sample shape
+    if (type.shape) {
+      for (size_t d = 1; d < type.shape->size(); ++d) ss.push_back((*type.shape)[d].known() ? (*type.shape)[d].value : -1);
+    }
+    if (!type.shape || ss.size() != ts.size() || !std::equal(ss.begin() + 1, ss.end(), ts.begin() + 1) || ss[0] <= 0) {
+      return invalid_input("hint '{}': the student feature {} must have a known channel count and the rank and spatial size of the teacher's {}",
+                           h.student, type.shape ? batch_shape(ss) : std::string("of unknown shape"), batch_shape(ts));
+    }
+    const int64_t cs = ss[0], ct = ts[0];
+    Shape wshape{ct, cs};
+    for (size_t d = 1; d < ts.size(); ++d) wshape.push_back(1);
+    std::mt19937_64 rng(options.seed * 1000003 + i + 1);
+    std::uniform_real_distribution<float> u(-1.0f / std::sqrt(static_cast<float>(cs)), 1.0f / std::sqrt(static_cast<float>(cs)));
+    auto param = [&](const std::string& name, const Shape& shape) {
+      Tensor t = Tensor::create(DataType::kFloat32, shape).value();
+      for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = u(rng);
+      std::vector<ir::Dim> dims;
+      for (int64_t d : shape) dims.push_back(ir::Dim::of(d));
+      ir::Value* v = typed_input(g, g.unique_name(name), DataType::kFloat32, dims);
+      tg.hint_params.push_back(v->name());
+      tg.hint_init.push_back(std::move(t));
+      return v;
+    };
+    ir::Value* w = param(base + "/proj.weight", wshape);
+    ir::Value* b = param(base + "/proj.bias", Shape{ct});
+    ir::Value* proj = nullptr;
+    if (ts.size() == 1) {
+      std::map<std::string, ir::Attribute> a;
+      a["transB"] = ops::attr_int(1);
+      proj = add1(g, "Gemm", {features[i], w, b}, base + "/proj", std::move(a));
+    } else {
+      proj = add1(g, "Conv", {features[i], w, b}, base + "/proj");
+    }
+    std::vector<ir::Dim> tdims{ir::Dim::sym("batch")};
+    for (int64_t d : ts) tdims.push_back(ir::Dim::of(d));
+    ir::Value* target = typed_input(g, g.unique_name(base + "/target"), DataType::kFloat32, tdims);
+    ir::Value* scale = typed_input(g, g.unique_name(base + "/scale"), DataType::kFloat32, std::vector<ir::Dim>{});
+    tg.hints.push_back({target->name(), scale->name()});
+    ir::Value* d = add1(g, "Sub", {proj, target}, base + "/diff");
+    ir::Value* s = add1(g, "ReduceSum", {add1(g, "Mul", {d, d}, base + "/sq")}, base + "/sum");
+    s->producer()->attributes()["keepdims"] = ops::attr_int(0);
+    loss = add1(g, "Add", {loss, add1(g, "Mul", {s, scale}, base + "/term")}, base + "/loss");
+  }
+  return loss;
+}
+
 }  // namespace
 
 Result<TrainingGraph> build_training_graph(const ir::Model& inference, const TrainGraphOptions& options) {
@@ -172,6 +235,23 @@ Result<TrainingGraph> build_training_graph(const ir::Model& inference, const Tra
 
   tg.params = trainable_params(m);
   if (tg.params.empty()) return invalid_model("the model has no float initializers to train");
+  // Hint features are taken through an Identity inserted now, so that they survive the
+  // training rewrites (which replace BatchNormalization/MaxPool/Dropout outputs).
+  std::vector<ir::Value*> hint_features;
+  for (size_t i = 0; i < options.hints.size(); ++i) {
+    const std::string& name = options.hints[i].student;
+    ir::Value* v = g.find_local_value(name);
+    if (!v || v->initializer() || (!v->producer() && v != x)) return invalid_input("hint: the student model has no feature value named '{}'", name);
+    if (options.hints[i].teacher_shape.empty()) return invalid_input("hint '{}': the teacher feature has no channel dimension", name);
+    hint_features.push_back(add1(g, "Identity", {v}, "pare_train/hint" + std::to_string(i) + "/feature"));
+  }
+  // Their shapes come from the inference graph (the training kernels' shape rules may leave
+  // spatial sizes open).
+  std::vector<ir::TypeInfo> hint_types;
+  if (!hint_features.empty()) {
+    PARE_RETURN_IF_ERROR(passes::infer_shapes(m).status());
+    for (ir::Value* f : hint_features) hint_types.push_back(f->type());
+  }
   PARE_RETURN_IF_ERROR(rewrite_training_ops(g, tg));
   for (const std::string& p : tg.params) {
     ir::Value* v = g.find_local_value(p);
@@ -215,6 +295,7 @@ Result<TrainingGraph> build_training_graph(const ir::Model& inference, const Tra
     }
     loss = add1(g, "Neg", {total}, "pare_train/neg");
   }
+  PARE_ASSIGN_OR_RETURN(loss, add_hint_losses(g, options, hint_features, hint_types, loss, tg));
   g.rename_value(loss, kLoss);
   g.outputs().insert(g.outputs().begin(), loss);
   g.outputs().insert(g.outputs().begin() + 1, logits);
@@ -224,10 +305,15 @@ Result<TrainingGraph> build_training_graph(const ir::Model& inference, const Tra
     grads.push_back(g.add_value(g.unique_name("pare_train/grad/" + p)));
     tg.grads.push_back(grads.back()->name());
   }
+  for (const std::string& p : tg.hint_params) {
+    grads.push_back(g.add_value(g.unique_name("pare_train/grad/" + p)));
+    tg.hint_grads.push_back(grads.back()->name());
+  }
   ir::Node* gn = g.add_node("Gradient", {}, grads, "ai.onnx.preview.training", "pare_train/gradient");
   ir::Attribute xs;
   xs.type = ir::AttrType::kStrings;
   xs.strings = tg.params;
+  xs.strings.insert(xs.strings.end(), tg.hint_params.begin(), tg.hint_params.end());
   gn->attributes()["xs"] = std::move(xs);
   gn->attributes()["y"] = ops::attr_string(kLoss);
   for (ir::Value* v : grads) g.outputs().push_back(v);

@@ -83,6 +83,20 @@ def main():
         r = run("distill", "--teacher", j("out.onnx"), "--shrink", "0.5", "--data", j("train.npz"), "--val-data", j("val.npz"),
                 "--epochs", "3", "--batch", "16", "--lr", "0.1", "--threads", "1", "-o", j("student.onnx"))
         check(r.returncode == 0 and "epoch 3/3" in r.stdout and os.path.exists(j("student.onnx")), "distill --shrink (a trained teacher: epochs start at 0)", r)
+        # Hint loss between the teachers's and the student's hidden layers ('r', [N, 8] and [N, 4]).
+        r = run("distill", "--teacher", j("out.onnx"), "--shrink", "0.5", "--hint", "r:r", "--hint-weight", "0.5", "--data", j("train.npz"),
+                "--val-data", j("val.npz"), "--epochs", "3", "--batch", "16", "--lr", "0.1", "--threads", "1",
+                "--save-student", j("s0.onnx"), "-o", j("hinted.onnx"))
+        acc = [float(l.split("val acc ")[1].split("%")[0]) for l in r.stdout.splitlines() if "val acc" in l]
+        names = lambda f: sorted(t.name for t in onnx.load(j(f)).graph.initializer)
+        check(r.returncode == 0 and acc and acc[-1] > 90 and names("hinted.onnx") == names("s0.onnx"),
+              "distill --hint trains; the projection stays out of the output", r)
+        for hint, msg in (("nope:r", "the teacher model has no value named 'nope'"), ("r:nope", "no feature value named 'nope'"),
+                          ("r", "expected TEACHER_VALUE:STUDENT_VALUE"), ("w1:r", "the teacher model has no value named 'w1'"),
+                          ("r:r --hint-weight -1", "the hint weight must be finite and ≥ 0")):
+            r = run("distill", "--teacher", j("out.onnx"), "--shrink", "0.5", "--hint", *hint.split(" "), "--data", j("train.npz"),
+                    "--epochs", "1", "--threads", "1", "-o", j("x.onnx"))
+            check(r.returncode == 5 and msg in r.stderr, f"--hint {hint}: {msg}", r)
         # Ctrl-C: a checkpoint is saved, exit code 130, and --resume continues from it.
         blobs(j("big.npz"), 30000)
         p = subprocess.Popen([PARE, "train", j("m.onnx"), "--data", j("big.npz"), "--epochs", "1000", "--batch", "8", "--threads", "1",

@@ -224,6 +224,35 @@ Status grad_conv(GradBuilder& b, const ir::Node& n, Dys& dy, Dxs& dx) {
   return ok_status();
 }
 
+// ConvTranspose(X, W) is the adjoint of Conv(·, W) with the same attributes (W [C_in, C_out/g,
+// k…] read as Conv's [M, C/g, k…]), so dX = Conv(dY, W) and dW is Conv's weight gradient
+// with the input and output roles swapped: ConvGrad(dY, W, X). dB sums dY over all but axis 1.
+// Explicit pads only (auto_pad and output_shape would need the implied pads).
+Status grad_conv_transpose(GradBuilder& b, const ir::Node& n, Dys& dy, Dxs& dx) {
+  if (!dy[0]) return ok_status();
+  if (n.attr("output_shape") || n.attr_string("auto_pad", "NOTSET") != "NOTSET") {
+    return unsupported("{}: the ConvTranspose gradient needs explicit pads (not auto_pad or output_shape)", n.describe());
+  }
+  const int64_t r = rank_of(n.input(0));
+  if (r < 3) return unsupported("{}: the ConvTranspose gradient needs an input of known rank ≥ 3", n.describe());
+  auto attrs = [&] { return copy_attrs(n, {"kernel_shape", "strides", "pads", "dilations", "group"}); };
+  dx[0] = b.add("Conv", {dy[0], n.input(1)}, attrs());
+  dx[1] = b.add_multi("ConvGrad", {dy[0], n.input(1), n.input(0)}, 3, attrs(), kPareDomain)[1];
+  if (n.input(2)) {
+    // [C_out] ← SumToShape(dY, shape of B reshaped to [1, C_out, 1, …]).
+    ir::Attribute a;
+    a.type = ir::AttrType::kTensor;
+    std::vector<int64_t> dims(static_cast<size_t>(r), 1);
+    dims[1] = -1;
+    a.t = Tensor::from_vector<int64_t>({r}, dims);
+    std::map<std::string, ir::Attribute> ca;
+    ca["value"] = std::move(a);
+    ir::Value* b1 = b.add("Reshape", {n.input(2), b.add("Constant", {}, std::move(ca))});
+    dx[2] = b.add("Reshape", {b.sum_to_shape_of(dy[0], b1), b.add("Shape", {n.input(2)})});
+  }
+  return ok_status();
+}
+
 Status grad_pool(GradBuilder& b, const ir::Node& n, Dys& dy, Dxs& dx) {
   if (!dy[0]) return ok_status();
   auto a = copy_attrs(n, {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode", "count_include_pad"});
@@ -372,7 +401,7 @@ GradientFn find_gradient(const std::string& domain, const std::string& op) {
       {"Identity", grad_identity}, {"Exp", grad_exp}, {"Log", grad_log}, {"Sqrt", grad_sqrt}, {"Erf", grad_erf},
       {"Relu", grad_relu}, {"LeakyRelu", grad_leaky_relu}, {"Sigmoid", grad_sigmoid}, {"Tanh", grad_tanh},
       {"HardSwish", grad_hard_swish}, {"HardSigmoid", grad_hard_sigmoid}, {"Elu", grad_elu},
-      {"Softplus", grad_softplus}, {"MatMul", grad_matmul}, {"Gemm", grad_gemm}, {"Conv", grad_conv},
+      {"Softplus", grad_softplus}, {"MatMul", grad_matmul}, {"Gemm", grad_gemm}, {"Conv", grad_conv}, {"ConvTranspose", grad_conv_transpose},
       {"MaxPool", grad_pool}, {"AveragePool", grad_pool}, {"GlobalAveragePool", grad_global_avg_pool},
       {"ReduceMean", grad_reduce}, {"ReduceSum", grad_reduce}, {"Reshape", grad_reshape_like},
       {"Flatten", grad_reshape_like}, {"Squeeze", grad_reshape_like}, {"Unsqueeze", grad_reshape_like},

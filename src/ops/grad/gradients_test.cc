@@ -131,6 +131,28 @@ TEST(GradTest, Conv) {
   }
 }
 
+TEST(GradTest, ConvTranspose) {
+  struct Case { Shape x, w; Attrs a; bool bias; };
+  std::vector<Case> cases = {
+      {{2, 3, 4, 5}, {3, 2, 3, 3}, {{"pads", attr_ints({1, 1, 1, 1})}}, true},
+      {{1, 2, 3, 4}, {2, 3, 3, 2}, {{"strides", attr_ints({2, 1})}, {"pads", attr_ints({0, 1, 1, 0})}, {"output_padding", attr_ints({1, 0})}}, true},
+      {{2, 4, 4, 4}, {4, 1, 3, 3}, {{"group", attr_int(2)}, {"dilations", attr_ints({2, 1})}, {"strides", attr_ints({2, 2})}}, false},
+      {{2, 2, 5}, {2, 3, 3}, {{"strides", attr_ints({2})}, {"pads", attr_ints({1, 0})}}, true},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    GradCheck c;
+    c.inputs = {random_tensor(cases[i].x, 50 + i), random_tensor(cases[i].w, 60 + i)};
+    const int64_t group = cases[i].a.count("group") ? cases[i].a.at("group").i : 1;
+    if (cases[i].bias) c.inputs.push_back(random_tensor({cases[i].w[1] * group}, 70 + i));
+    c.build = single_op("ConvTranspose", cases[i].a);
+    for (bool fast : {false, true}) {  // fast: oneDNN for the Conv of dX
+      c.reference_kernels = !fast;
+      SCOPED_TRACE(fmt::format("case {} fast {}", i, fast));
+      expect_ok(c);
+    }
+  }
+}
+
 TEST(GradTest, Pooling) {
   std::vector<std::pair<const char*, Attrs>> cases = {
       {"MaxPool", {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}},
