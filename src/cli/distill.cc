@@ -1,16 +1,13 @@
 // `pare distill --teacher T.onnx (--student S.onnx | --shrink W) --data SPEC -o OUT.onnx`:
 // knowledge distillation, loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE(y, z_s).
-// Teacher logits come from the inference Session (fast kernels), cached for the whole run
-// when augmentation is off (the inputs then never change).
+// Teacher logits: make_teacher (train.cc).
 #include <cstdio>
 #include <iostream>
-#include <map>
 
 #include "cli/cli.h"
 #include "cli/train_cli.h"
 #include "compress/distill/shrink.h"
 #include "onnx/onnx.h"
-#include "runtime/session.h"
 
 namespace pare::cli {
 namespace {
@@ -75,35 +72,12 @@ void add_distill(CLI::App& app, int& rc) {
     std::printf("teacher %lld parameters, student %lld parameters (%.1f%%)\n",
                 static_cast<long long>(distill::parameter_count(**teacher)), static_cast<long long>(distill::parameter_count(*student)),
                 100.0 * distill::parameter_count(*student) / std::max<int64_t>(1, distill::parameter_count(**teacher)));
-    runtime::SessionOptions so;
-    so.num_threads = args->t.opts.num_threads;
-    auto ts = runtime::Session::create(std::move(*teacher), so);
-    if (!ts.ok()) {
-      rc = report(ts.status());
+    auto teach = make_teacher(std::move(*teacher), args->t);
+    if (!teach.ok()) {
+      rc = report(teach.status());
       return;
     }
-    std::shared_ptr<runtime::Session> session(std::move(*ts));
-    const bool cache = args->t.opts.augment.crop_padding <= 0 && !args->t.opts.augment.horizontal_flip;
-    auto cached = std::make_shared<std::map<int64_t, std::vector<float>>>();
-    const std::string in = session->inputs()[0].name;
-    args->t.opts.teacher = [session, cache, cached, in](const Tensor& x, const std::vector<int64_t>& idx) -> Result<Tensor> {
-      const int64_t n = x.dim(0);
-      bool all = cache;
-      for (size_t i = 0; all && i < idx.size(); ++i) all = cached->count(idx[i]) != 0;
-      if (all && n > 0) {
-        const int64_t k = static_cast<int64_t>(cached->at(idx[0]).size());
-        PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {n, k}));
-        for (int64_t i = 0; i < n; ++i) std::copy_n(cached->at(idx[i]).data(), k, z.data<float>() + i * k);
-        return z;
-      }
-      PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}));
-      Tensor z = out[0].tensor;
-      if (z.rank() != 2 || z.dim(0) != n || z.dtype() != DataType::kFloat32) return invalid_model("teacher output {} is not float logits [{}, K]", z.type_string(), n);
-      if (cache) {
-        for (int64_t i = 0; i < n; ++i) (*cached)[idx[i]].assign(z.data<float>() + i * z.dim(1), z.data<float>() + (i + 1) * z.dim(1));
-      }
-      return z;
-    };
+    args->t.opts.teacher = std::move(*teach);
     rc = run_training(std::move(student), args->t);
   });
 }

@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/train_cli.h"
 #include "onnx/onnx.h"
+#include "runtime/session.h"
 
 namespace pare::cli {
 namespace {
@@ -142,6 +144,34 @@ int run_training(std::unique_ptr<ir::Model> model, TrainCli& t) {
   if (!st.ok()) return report(st);
   std::printf("wrote %s\n", t.output.c_str());
   return 0;
+}
+
+Result<train::TeacherFn> make_teacher(std::unique_ptr<ir::Model> teacher, const TrainCli& t) {
+  runtime::SessionOptions so;
+  so.num_threads = t.opts.num_threads;
+  PARE_ASSIGN_OR_RETURN(auto ts, runtime::Session::create(std::move(teacher), so));
+  std::shared_ptr<runtime::Session> session(std::move(ts));
+  const bool cache = t.opts.augment.crop_padding <= 0 && !t.opts.augment.horizontal_flip;
+  auto cached = std::make_shared<std::map<int64_t, std::vector<float>>>();
+  const std::string in = session->inputs()[0].name;
+  return train::TeacherFn([session, cache, cached, in](const Tensor& x, const std::vector<int64_t>& idx) -> Result<Tensor> {
+    const int64_t n = x.dim(0);
+    bool all = cache;
+    for (size_t i = 0; all && i < idx.size(); ++i) all = cached->count(idx[i]) != 0;
+    if (all && n > 0) {
+      const int64_t k = static_cast<int64_t>(cached->at(idx[0]).size());
+      PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {n, k}));
+      for (int64_t i = 0; i < n; ++i) std::copy_n(cached->at(idx[i]).data(), k, z.data<float>() + i * k);
+      return z;
+    }
+    PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}));
+    Tensor z = out[0].tensor;
+    if (z.rank() != 2 || z.dim(0) != n || z.dtype() != DataType::kFloat32) return invalid_model("teacher output {} is not float logits [{}, K]", z.type_string(), n);
+    if (cache) {
+      for (int64_t i = 0; i < n; ++i) (*cached)[idx[i]].assign(z.data<float>() + i * z.dim(1), z.data<float>() + (i + 1) * z.dim(1));
+    }
+    return z;
+  });
 }
 
 void add_train(CLI::App& app, int& rc) {
