@@ -560,8 +560,33 @@ Status prune_channels(ir::Model& model, const Options& o, std::map<std::string, 
       (macs() <= goal * (1 + 1e-9) ? hi : lo) = mid;
     }
     ratio = hi;
+    set_ratio(ratio);
+    // Spend what the rounding left under the target: add round_to channels at a time to the
+    // group where they cost the fewest FLOPs per channel, while the total stays within it.
+    for (;;) {
+      const double cur = macs();
+      int best = -1;
+      int64_t best_step = 0;
+      double best_cost = 0;
+      for (int r : prunable) {
+        const int64_t step = std::min(o.round_to, groups[r].channels - kept[r]);
+        if (step <= 0) continue;
+        kept[r] += step;
+        const double m = macs();
+        kept[r] -= step;
+        const double cost = (m - cur) / static_cast<double>(step);
+        if (m <= goal * (1 + 1e-9) && (best < 0 || cost < best_cost)) {
+          best = r;
+          best_step = step;
+          best_cost = cost;
+        }
+      }
+      if (best < 0) break;
+      kept[best] += best_step;
+    }
+  } else {
+    set_ratio(ratio);
   }
-  set_ratio(ratio);
 
   // Kept indices per group: its `kept` highest scores, in index order.
   std::map<int, std::vector<int64_t>> keep;

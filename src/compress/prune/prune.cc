@@ -110,6 +110,25 @@ Status check_float_model(const ir::Graph& g) {
   return ok_status();
 }
 
+// Exporters deduplicate equal initializers behind Identity nodes (PyTorch: the zero biases of
+// every fused Conv). Each reader gets its own copy, so one layer can be pruned or sliced alone.
+Status own_identity_constants(ir::Graph& g) {
+  std::vector<ir::Node*> ids;
+  for (const auto& n : g.nodes()) {
+    if (n->op_type() == "Identity" && n->domain().empty() && n->input(0) && n->input(0)->initializer()) ids.push_back(n.get());
+  }
+  for (ir::Node* n : ids) {
+    const Tensor& src = *n->input(0)->initializer();
+    PARE_ASSIGN_OR_RETURN(Tensor copy, Tensor::create(src.dtype(), src.shape()));
+    std::copy_n(static_cast<const uint8_t*>(src.raw_data()), src.nbytes(), static_cast<uint8_t*>(copy.raw_data()));
+    const std::string out = n->output(0)->name();
+    PARE_RETURN_IF_ERROR(g.erase_node_keep_outputs(n));
+    g.add_initializer(out, std::move(copy));
+  }
+  if (!ids.empty()) g.remove_dead_values();
+  return ok_status();
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> selected_weights(const ir::Model& model, const Options& o, std::vector<std::string>* notes) {
@@ -148,6 +167,7 @@ Result<std::vector<std::string>> selected_weights(const ir::Model& model, const 
 Result<PruneResult> prune_model(ir::Model& model, const Options& o) {
   PARE_RETURN_IF_ERROR(validate(o));
   PARE_RETURN_IF_ERROR(check_float_model(*model.graph));
+  PARE_RETURN_IF_ERROR(own_identity_constants(*model.graph));
   PruneResult res;
   Report& rep = res.report;
   rep.method = o.method == Method::kMagnitude ? "magnitude" : o.method == Method::kNM ? fmt::format("nm {}:{}", o.n, o.m) : "channel";
