@@ -43,6 +43,7 @@ void add_chat(CLI::App& app, int& rc);
 void add_train(CLI::App& app, int& rc);
 void add_distill(CLI::App& app, int& rc);
 void add_quantize(CLI::App& app, int& rc);
+void add_prune(CLI::App& app, int& rc);
 void add_serve(CLI::App& app, int& rc);
 // Adds -O/--opt-level to a subcommand that creates a session.
 void add_opt_level_option(CLI::App* cmd, int& level);

@@ -1,19 +1,15 @@
 // `pare distill --teacher T.onnx (--student S.onnx | --shrink W) --data SPEC -o OUT.onnx`:
 // knowledge distillation, loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE(y, z_s).
-// Teacher logits come from the inference Session (fast kernels), cached for the whole run
-// when augmentation is off (the inputs then never change) and no hint loss asks for the
-// teacher's features. `--hint T:S` adds a FitNets hint loss between the teacher's value T
-// and the student's value S (through a learned 1×1 projection; train/trainer.h).
-#include <algorithm>
+// Teacher logits (and hint features): make_teacher (train.cc). `--hint T:S` adds a FitNets
+// hint loss between the teacher's value T and the student's value S (through a learned 1×1
+// projection; train/trainer.h).
 #include <cstdio>
 #include <iostream>
-#include <map>
 
 #include "cli/cli.h"
 #include "cli/train_cli.h"
 #include "compress/distill/shrink.h"
 #include "onnx/onnx.h"
-#include "runtime/session.h"
 
 namespace pare::cli {
 namespace {
@@ -84,68 +80,12 @@ void add_distill(CLI::App& app, int& rc) {
     std::printf("teacher %lld parameters, student %lld parameters (%.1f%%)\n",
                 static_cast<long long>(distill::parameter_count(**teacher)), static_cast<long long>(distill::parameter_count(*student)),
                 100.0 * distill::parameter_count(*student) / std::max<int64_t>(1, distill::parameter_count(**teacher)));
-    // Hints: split TEACHER:STUDENT at the first ':' after which the teacher has such a value,
-    // and make the teacher's value a graph output so that the Session returns it.
-    ir::Graph& tgraph = *(*teacher)->graph;
-    if (tgraph.outputs().empty()) {
-      rc = report(invalid_model("the teacher has no output"));
+    auto teach = make_teacher(std::move(*teacher), args->t, args->hints);
+    if (!teach.ok()) {
+      rc = report(teach.status());
       return;
     }
-    std::vector<std::string> teacher_outputs{tgraph.outputs()[0]->name()};
-    args->t.opts.hints.clear();
-    for (const std::string& h : args->hints) {
-      size_t colon = h.find(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == h.size()) {
-        rc = report(invalid_input("--hint '{}': expected TEACHER_VALUE:STUDENT_VALUE", h));
-        return;
-      }
-      auto feature = [&](size_t at) -> ir::Value* {
-        ir::Value* v = tgraph.find_local_value(h.substr(0, at));
-        return v && !v->initializer() && (v->producer() || std::count(tgraph.inputs().begin(), tgraph.inputs().end(), v)) ? v : nullptr;
-      };
-      size_t at = colon;
-      while (at != std::string::npos && at + 1 < h.size() && !feature(at)) at = h.find(':', at + 1);
-      if (at == std::string::npos || at + 1 >= h.size()) {
-        rc = report(invalid_input("--hint '{}': the teacher model has no value named '{}'", h, h.substr(0, colon)));
-        return;
-      }
-      ir::Value* v = feature(at);
-      if (std::find(tgraph.outputs().begin(), tgraph.outputs().end(), v) == tgraph.outputs().end()) tgraph.outputs().push_back(v);
-      teacher_outputs.push_back(v->name());
-      args->t.opts.hints.push_back({v->name(), h.substr(at + 1)});
-    }
-    runtime::SessionOptions so;
-    so.num_threads = args->t.opts.num_threads;
-    auto ts = runtime::Session::create(std::move(*teacher), so);
-    if (!ts.ok()) {
-      rc = report(ts.status());
-      return;
-    }
-    std::shared_ptr<runtime::Session> session(std::move(*ts));
-    const bool cache = args->t.opts.augment.crop_padding <= 0 && !args->t.opts.augment.horizontal_flip && args->hints.empty();
-    auto cached = std::make_shared<std::map<int64_t, std::vector<float>>>();
-    const std::string in = session->inputs()[0].name;
-    args->t.opts.teacher = [session, cache, cached, in, teacher_outputs](const Tensor& x,
-                                                                          const std::vector<int64_t>& idx) -> Result<std::vector<Tensor>> {
-      const int64_t n = x.dim(0);
-      bool all = cache;
-      for (size_t i = 0; all && i < idx.size(); ++i) all = cached->count(idx[i]) != 0;
-      if (all && n > 0) {
-        const int64_t k = static_cast<int64_t>(cached->at(idx[0]).size());
-        PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {n, k}));
-        for (int64_t i = 0; i < n; ++i) std::copy_n(cached->at(idx[i]).data(), k, z.data<float>() + i * k);
-        return std::vector<Tensor>{z};
-      }
-      PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}, teacher_outputs));
-      Tensor z = out[0].tensor;
-      if (z.rank() != 2 || z.dim(0) != n || z.dtype() != DataType::kFloat32) return invalid_model("teacher output {} is not float logits [{}, K]", z.type_string(), n);
-      if (cache) {
-        for (int64_t i = 0; i < n; ++i) (*cached)[idx[i]].assign(z.data<float>() + i * z.dim(1), z.data<float>() + (i + 1) * z.dim(1));
-      }
-      std::vector<Tensor> result{z};
-      for (size_t i = 1; i < out.size(); ++i) result.push_back(out[i].tensor);
-      return result;
-    };
+    args->t.opts.teacher = std::move(*teach);
     rc = run_training(std::move(student), args->t);
   });
 }

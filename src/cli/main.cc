@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   pare::cli::add_train(app, rc);
   pare::cli::add_distill(app, rc);
   pare::cli::add_quantize(app, rc);
+  pare::cli::add_prune(app, rc);
   pare::cli::add_serve(app, rc);
   try {
     app.parse(argc, argv);

@@ -1,15 +1,18 @@
 // `pare train MODEL --data SPEC ... -o OUT.onnx`: trains the initializers of an ONNX model
 // (its first output taken as logits) with pare's own autodiff (src/train/).
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/train_cli.h"
 #include "onnx/onnx.h"
+#include "runtime/session.h"
 
 namespace pare::cli {
 namespace {
@@ -142,6 +145,64 @@ int run_training(std::unique_ptr<ir::Model> model, TrainCli& t) {
   if (!st.ok()) return report(st);
   std::printf("wrote %s\n", t.output.c_str());
   return 0;
+}
+
+Result<train::TeacherFn> make_teacher(std::unique_ptr<ir::Model> teacher, TrainCli& t, const std::vector<std::string>& hints) {
+  // Hints: split TEACHER:STUDENT at the first ':' after which the teacher has such a value,
+  // and make the teacher's value a graph output so that the Session returns it.
+  ir::Graph& tgraph = *teacher->graph;
+  if (tgraph.outputs().empty()) return invalid_model("the teacher has no output");
+  std::vector<std::string> teacher_outputs{tgraph.outputs()[0]->name()};
+  t.opts.hints.clear();
+  for (const std::string& h : hints) {
+    size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == h.size()) {
+      return invalid_input("--hint '{}': expected TEACHER_VALUE:STUDENT_VALUE", h);
+    }
+    auto feature = [&](size_t at) -> ir::Value* {
+      ir::Value* v = tgraph.find_local_value(h.substr(0, at));
+      return v && !v->initializer() && (v->producer() || std::count(tgraph.inputs().begin(), tgraph.inputs().end(), v)) ? v : nullptr;
+    };
+    size_t at = colon;
+    while (at != std::string::npos && at + 1 < h.size() && !feature(at)) at = h.find(':', at + 1);
+    if (at == std::string::npos || at + 1 >= h.size()) {
+      return invalid_input("--hint '{}': the teacher model has no value named '{}'", h, h.substr(0, colon));
+    }
+    ir::Value* v = feature(at);
+    if (std::find(tgraph.outputs().begin(), tgraph.outputs().end(), v) == tgraph.outputs().end()) tgraph.outputs().push_back(v);
+    teacher_outputs.push_back(v->name());
+    t.opts.hints.push_back({v->name(), h.substr(at + 1)});
+  }
+  runtime::SessionOptions so;
+  so.num_threads = t.opts.num_threads;
+  PARE_ASSIGN_OR_RETURN(auto ts, runtime::Session::create(std::move(teacher), so));
+  std::shared_ptr<runtime::Session> session(std::move(ts));
+  // Logits are cached for the run when augmentation is off (the inputs never change) and no
+  // hint asks for the teacher's features.
+  const bool cache = t.opts.augment.crop_padding <= 0 && !t.opts.augment.horizontal_flip && hints.empty();
+  auto cached = std::make_shared<std::map<int64_t, std::vector<float>>>();
+  const std::string in = session->inputs()[0].name;
+  return train::TeacherFn([session, cache, cached, in, teacher_outputs](const Tensor& x,
+                                                                       const std::vector<int64_t>& idx) -> Result<std::vector<Tensor>> {
+    const int64_t n = x.dim(0);
+    bool all = cache;
+    for (size_t i = 0; all && i < idx.size(); ++i) all = cached->count(idx[i]) != 0;
+    if (all && n > 0) {
+      const int64_t k = static_cast<int64_t>(cached->at(idx[0]).size());
+      PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {n, k}));
+      for (int64_t i = 0; i < n; ++i) std::copy_n(cached->at(idx[i]).data(), k, z.data<float>() + i * k);
+      return std::vector<Tensor>{z};
+    }
+    PARE_ASSIGN_OR_RETURN(auto out, session->run({{in, RunValue(x)}}, teacher_outputs));
+    Tensor z = out[0].tensor;
+    if (z.rank() != 2 || z.dim(0) != n || z.dtype() != DataType::kFloat32) return invalid_model("teacher output {} is not float logits [{}, K]", z.type_string(), n);
+    if (cache) {
+      for (int64_t i = 0; i < n; ++i) (*cached)[idx[i]].assign(z.data<float>() + i * z.dim(1), z.data<float>() + (i + 1) * z.dim(1));
+    }
+    std::vector<Tensor> result{z};
+    for (size_t i = 1; i < out.size(); ++i) result.push_back(out[i].tensor);
+    return result;
+  });
 }
 
 void add_train(CLI::App& app, int& rc) {

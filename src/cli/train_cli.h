@@ -29,4 +29,12 @@ void add_train_options(CLI::App* cmd, TrainCli& t);
 // a progress line and per-epoch summaries, and writes the output model. Returns the exit code.
 int run_training(std::unique_ptr<ir::Model> model, TrainCli& t);
 
+// Teacher logits for distillation (pare distill, pare prune --teacher): the teacher runs in
+// the inference Session (fast kernels); its logits are cached per sample for the whole run
+// when augmentation is off (the inputs then never change).
+// The teacher as the trainer calls it: an inference Session returning its logits and, for
+// each `hints` entry TEACHER_VALUE:STUDENT_VALUE (which this records in t.opts.hints), the
+// teacher's feature tensor.
+Result<train::TeacherFn> make_teacher(std::unique_ptr<ir::Model> teacher, TrainCli& t, const std::vector<std::string>& hints = {});
+
 }  // namespace pare::cli

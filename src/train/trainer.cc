@@ -340,6 +340,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
       std::vector<Tensor> grads;
       for (size_t i = 0; i < params.size(); ++i) grads.push_back(out[2 + i].tensor);
       PARE_RETURN_IF_ERROR(opt.step(params, grads, lr).status());
+      if (o.after_step) PARE_RETURN_IF_ERROR(o.after_step(tg.params, params, epoch * steps_per_epoch + b + 1, total_steps));
       for (size_t i = 0; i < tg.batchnorms.size(); ++i) {
         const float mom = tg.batchnorms[i].momentum;
         const Tensor& bm = out[2 + params.size() + 2 * i].tensor;

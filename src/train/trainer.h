@@ -64,6 +64,9 @@ struct TrainOptions {
   bool resume = false;     // continue after the epochs recorded in the model (a checkpoint)
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to save and stop
   std::function<void(const StepProgress&)> on_step;
+  // Called after every optimizer step with the trained parameters (names, values updated in
+  // place; step 1-based of total): pruning re-applies its masks here so zeroed weights stay zero.
+  std::function<Status(const std::vector<std::string>& names, std::vector<Tensor>& params, int64_t step, int64_t total)> after_step;
   std::function<void(const EpochReport&)> on_epoch;
 };
 
