@@ -52,5 +52,7 @@ void fused_conv(InferContext& c);
 void blocked_pool(InferContext& c);
 void layout_to_blocked(InferContext& c);
 void layout_to_plain(InferContext& c);
+void q_conv(InferContext& c);
+void q_matmul(InferContext& c);
 
 }  // namespace pare::ops::infer
