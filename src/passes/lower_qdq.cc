@@ -27,12 +27,15 @@ const std::vector<std::string> kConvAttrs = {"auto_pad", "dilations", "group", "
 
 bool is_q8(DataType t) { return t == DataType::kUInt8 || t == DataType::kInt8; }
 
-bool static_shape(const ir::Value* v, Shape& out) {
-  if (!v || v->type().kind != ir::TypeInfo::Kind::kTensor || !v->type().shape) return false;
-  out.clear();
-  for (const ir::Dim& d : *v->type().shape) {
-    if (!d.known()) return false;
-    out.push_back(d.value);
+// Same static shape: equal known extents, or the same symbolic name (a dynamic batch).
+bool same_shape(const ir::Value* a, const ir::Value* b) {
+  const auto& ta = a->type();
+  const auto& tb = b->type();
+  if (ta.kind != ir::TypeInfo::Kind::kTensor || tb.kind != ir::TypeInfo::Kind::kTensor || !ta.shape || !tb.shape) return false;
+  if (ta.shape->size() != tb.shape->size()) return false;
+  for (size_t i = 0; i < ta.shape->size(); ++i) {
+    const ir::Dim &x = (*ta.shape)[i], &y = (*tb.shape)[i];
+    if (x.known() ? x.value != y.value : (x.symbol.empty() || x.symbol != y.symbol)) return false;
   }
   return true;
 }
@@ -108,7 +111,6 @@ struct Tail {
 
 Tail match_tail(ir::Value* cur, bool residual, int64_t bias_n, bool allow_q) {
   Tail t;
-  Shape ys, zs;
   {  // [Q→DQ] Add(·, DQ(z_q)) or Add(·, bias)
     std::vector<ir::Node*> n;
     ir::Value* v = skip_qdq(cur, n);
@@ -117,7 +119,7 @@ Tail match_tail(ir::Value* cur, bool residual, int64_t bias_n, bool allow_q) {
       ir::Value* other = add->input(0) == v ? add->input(1) : add->input(0);
       Dq z;
       const Tensor* b = constant_value(other);
-      if (residual && other != v && activation_dq(other, z) && static_shape(v, ys) && static_shape(z.q, zs) && ys == zs) {
+      if (residual && other != v && activation_dq(other, z) && same_shape(v, z.q)) {
         t.z = z;
       } else if (bias_n > 0 && b && b->dtype() == DataType::kFloat32 && b->numel() == bias_n && b->rank() == 1 && n.empty()) {
         t.bias = other;
@@ -298,13 +300,14 @@ bool assign_nhwc(ir::Graph& g) {
     ir::Node* n = up.get();
     if (!is_qconv(n) || n->attr_int("output_nhwc", 0) || n->inputs().size() < 7 || !n->input(6)) continue;
     ir::Value* y = n->output(0);
-    Shape s;
-    if (!static_shape(y, s) || s.size() != 4 || is_graph_output(y) || y->uses().empty()) continue;
+    const auto& t = y->type();
+    if (t.kind != ir::TypeInfo::Kind::kTensor || !t.shape || t.shape->size() != 4 || is_graph_output(y) || y->uses().empty()) continue;
     bool ok = true;
     for (const ir::Use& u : y->uses()) ok = ok && is_qconv(u.node) && (u.input_index == 0 || u.input_index == 8);
     if (!ok) continue;
     set_int(n, "output_nhwc", 1);
-    y->type().shape = std::vector<ir::Dim>{ir::Dim::of(s[0]), ir::Dim::of(s[2]), ir::Dim::of(s[3]), ir::Dim::of(s[1])};
+    const std::vector<ir::Dim> d = *t.shape;
+    y->type().shape = std::vector<ir::Dim>{d[0], d[2], d[3], d[1]};
     for (const ir::Use& u : y->uses()) set_int(u.node, u.input_index == 0 ? "input_nhwc" : "z_nhwc", 1);
     changed = true;
   }
@@ -340,8 +343,8 @@ Result<bool> lower_qdq(ir::Model& model) {
   }));
   if (!changed) return false;
   ir::Graph& g = *model.graph;
-  assign_nhwc(g);
   PARE_RETURN_IF_ERROR(erase_dead_qdq(g));
+  assign_nhwc(g);
   return true;
 }
 

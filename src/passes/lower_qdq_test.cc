@@ -17,10 +17,11 @@ class QBuilder {
  public:
   QBuilder() : model_(std::make_unique<ir::Model>()), g_(*model_->graph), rng_(11) { model_->opsets.push_back({"", 21}); }
 
-  ir::Value* input(const std::string& name, const Shape& s, float range = 1.f) {
+  // symbolic_batch: dim 0 declared as "N" (a dynamic batch, as exporters write it).
+  ir::Value* input(const std::string& name, const Shape& s, float range = 1.f, bool symbolic_batch = false) {
     ir::Value* v = g_.add_value(name);
     std::vector<ir::Dim> dims;
-    for (int64_t d : s) dims.push_back(ir::Dim::of(d));
+    for (int64_t d : s) dims.push_back(dims.empty() && symbolic_batch ? ir::Dim::sym("N") : ir::Dim::of(d));
     v->type() = ir::TypeInfo::tensor(DataType::kFloat32, dims);
     g_.add_input(v);
     feeds_.emplace_back(name, RunValue(random(s, range)));
@@ -99,7 +100,10 @@ class QBuilder {
     EXPECT_TRUE(s.ok()) << s.status().to_string();
     if (!s.ok()) return {};
     if (op_counts) {
-      for (const auto& n : (*s)->model().graph->nodes()) ++(*op_counts)[n->op_type()];
+      for (const auto& n : (*s)->model().graph->nodes()) {
+        ++(*op_counts)[n->op_type()];
+        if (n->attr_int("output_nhwc", 0)) ++(*op_counts)["output_nhwc"];
+      }
       for (const auto& [node, kernel] : (*s)->kernel_choices()) ++(*op_counts)["kernel:" + kernel];
     }
     auto r = (*s)->run(feeds_);
@@ -180,7 +184,7 @@ void expect_agree(QBuilder& b, double step, double max_steps, double mean_steps,
 TEST(LowerQdq, ResidualConvBlocksBecomeQConvInNhwc) {
   QBuilder b;
   const float s0 = 2.f / 255, s1 = 4.f / 255, s2 = 3.f / 255;
-  ir::Value* x = b.input("x", {2, 8, 9, 9});
+  ir::Value* x = b.input("x", {2, 8, 9, 9}, 1.f, true);
   ir::Value* xq = b.qdq(x, s0, 128);
   // conv → Q→DQ → Relu → Q→DQ (the quantizer's pattern), then a residual block.
   ir::Value* r1 = b.qdq(b.op("Relu", {b.qdq(b.conv(xq, s0, 8, 16, 3, 1), s1, 128)}), s2, 0);
@@ -194,6 +198,7 @@ TEST(LowerQdq, ResidualConvBlocksBecomeQConvInNhwc) {
   b.run(3, false, &ops);
   EXPECT_EQ(ops["QConv"], 5);
   EXPECT_EQ(ops["kernel:onednn_int8"], 5);
+  EXPECT_EQ(ops["output_nhwc"], 3);  // r1, c2, r2 flow only between QConvs
   EXPECT_EQ(ops["Conv"] + ops["Relu"] + ops["Add"], 0);
   EXPECT_EQ(ops["QuantizeLinear"], 1);    // the graph input only
   EXPECT_EQ(ops["DequantizeLinear"], 1);  // before GlobalAveragePool
