@@ -77,7 +77,15 @@ def pare_bench(args, model, extra=()):
 
 
 def ort_bench(args, model, meta):
-    j = json.loads(sh(["node", os.path.join(BENCH, "ort_bench.js"), model, meta, str(args.threads), "2", str(args.iters)]))
+    env = dict(os.environ)
+    ort_dir = os.path.join(ROOT, "build", "ort", "node_modules")  # where ctest's quant test installs it
+    if not os.path.isdir(os.path.join(BENCH, "node_modules", "onnxruntime-node")):
+        if os.path.isdir(ort_dir):
+            env["NODE_PATH"] = ort_dir
+        else:
+            import compare
+            compare.ensure_ort()
+    j = json.loads(sh(["node", os.path.join(BENCH, "ort_bench.js"), model, meta, str(args.threads), "2", str(args.iters)], env=env))
     return statistics.median(j["latencies_ms"])
 
 
