@@ -51,5 +51,7 @@ Result<bool> simplify_reshape_transpose(ir::Model& model);
 Result<bool> fuse_gelu(ir::Model& model);
 Result<bool> fuse_matmul_activation(ir::Model& model);
 Result<bool> fuse_attention(ir::Model& model);
+// QDQ patterns → com.pare.QConv / QMatMul / WeightOnlyMatMul (lower_qdq.cc).
+Result<bool> lower_qdq(ir::Model& model);
 
 }  // namespace pare::passes

@@ -284,6 +284,72 @@ class Quantize(unittest.TestCase):
         self.assertTrue(np.all(np.isfinite(y32)))
 
 
+def resnet_like(path):
+    """A small ResNet (BatchNorm folded by the exporter, residual blocks with a strided
+    downsample, MaxPool, GlobalAveragePool, Linear), dynamic batch, random weights (seed 0)."""
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+            self.c2, self.b2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+            self.down = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                                                                nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = self.b2(self.c2(torch.relu(self.b1(self.c1(x)))))
+            return torch.relu(y + (x if self.down is None else self.down(x)))
+
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                        Block(16, 16, 1), Block(16, 32, 2), Block(32, 32, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(32, 10)).eval()
+    for m in net.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    with torch.no_grad():
+        torch.onnx.export(net, (torch.rand(1, 3, 48, 48),), path, input_names=["input"], output_names=["output"],
+                          opset_version=13, dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+
+
+class Lowering(unittest.TestCase):
+    """The optimizer lowers QDQ to pare's fused int8 ops (passes/lower_qdq.cc): the same
+    quantized file run with lowering (default --opt-level) and without (--opt-level 1: QDQ
+    simulated in float by the reference kernels) gives the same outputs within int8 rounding."""
+
+    def test_resnet_like_static_int8_same_with_and_without_lowering(self):
+        with tempfile.TemporaryDirectory() as d:
+            src, out = os.path.join(d, "r.onnx"), os.path.join(d, "r_int8.onnx")
+            resnet_like(src)
+            cal = os.path.join(d, "cal")
+            os.makedirs(cal)
+            r = np.random.default_rng(1)
+            for i in range(16):
+                np.save(os.path.join(cal, f"{i}.npy"), r.random((1, 3, 48, 48), dtype=np.float32))
+            pare("quantize", src, "-o", out, "--calib-data", cal)
+            x = r.random((8, 3, 48, 48), dtype=np.float32)
+            np.save(os.path.join(d, "x.npy"), x)
+            outs = {}
+            for name, model, level in [("fp32", src, 3), ("lowered", out, 3), ("qdq", out, 1)]:
+                od = os.path.join(d, name)
+                pare("run", model, "-i", os.path.join(d, "x.npy"), "-d", od, "--opt-level", level,
+                     *(["--profile", os.path.join(d, "prof.json")] if name == "lowered" else []))
+                outs[name] = np.load(os.path.join(od, "output.npy"))
+            with open(os.path.join(d, "prof.json")) as f:
+                ev = json.load(f)
+            ev = ev["traceEvents"] if isinstance(ev, dict) else ev
+            kernels = {(e.get("cat"), e.get("args", {}).get("kernel")) for e in ev if e.get("ph") == "X"}
+            self.assertIn(("QConv", "onednn_int8"), kernels)
+            self.assertIn(("QMatMul", "onednn_int8"), kernels)
+            self.assertNotIn("Conv", {c for c, _ in kernels})
+            self.assertGreater(sqnr_db(outs["qdq"], outs["lowered"]), 30)
+            self.assertGreater(sqnr_db(outs["fp32"], outs["lowered"]), 25)
+            self.assertGreater(sqnr_db(outs["fp32"], outs["qdq"]), 25)
+
+
 if __name__ == "__main__":
     PARE = os.path.abspath(sys.argv.pop(1))
     ORT_DIR = os.path.abspath(sys.argv.pop(1))

@@ -116,6 +116,10 @@ Status quantize_qdq(ir::Model& model, const QuantizeOptions& o, CalibrationSourc
   auto quantized_value = [&](ir::Value* v) -> ir::Value* {
     auto it = dq_of.find(v);
     if (it != dq_of.end()) return it->second;
+    // Already quantized: an earlier node's input/output redirected every use of the original
+    // value (a tensor feeding two quantized nodes, e.g. ResNet's block output) to its DQ.
+    for (const auto& [orig, dq] : dq_of)
+      if (dq == v) return v;
     ir::Value* dq = add_typed_value(g, v->name() + "_dq", DataType::kFloat32, v);
     if (dynamic) {
       ir::Value* q = add_typed_value(g, v->name() + "_q", DataType::kUInt8, v);

@@ -150,7 +150,7 @@ Status check_not_quantized(const ir::Graph& g) {
 
 // Raising the default-domain opset must not change what an existing node means: the forms
 // that moved from attributes to inputs (opset 13: Squeeze/Unsqueeze axes, Split split,
-// ReduceSum axes; opset 18: the other reductions' axes) are refused with a clear message.
+// ReduceSum axes; opset 18: the other reductions' axes) are rewritten to their input form.
 Status raise_opset(ir::Model& model, int64_t target) {
   int64_t cur = model.opset("");
   if (cur >= target) return ok_status();
@@ -161,8 +161,16 @@ Status raise_opset(ir::Model& model, int64_t target) {
     if (cur < 13 && (op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum")) old_form = n->has_attr("axes");
     if (cur < 13 && op == "Split") old_form = n->has_attr("split");
     if (cur < 18 && target >= 18 && op.rfind("Reduce", 0) == 0 && op != "ReduceSum") old_form = n->has_attr("axes");
-    if (old_form)
+    if (!old_form) continue;
+    // The attribute becomes the equivalent int64 constant input (the op's second input).
+    const std::string attr = op == "Split" ? "split" : "axes";
+    if (n->inputs().size() != 1)
       return unsupported("{} uses its opset-{} form; the quantized model needs opset {}: convert the model first", n->describe(), cur, target);
+    const std::vector<int64_t> v = n->attr_ints(attr);
+    Tensor t = Tensor::create(DataType::kInt64, {static_cast<int64_t>(v.size())}).value();
+    std::copy(v.begin(), v.end(), t.data<int64_t>());
+    n->add_input(add_constant(*model.graph, n->name() + "_" + attr, t));
+    n->attributes().erase(attr);
   }
   for (auto& o : model.opsets)
     if (o.domain.empty() || o.domain == "ai.onnx") o.version = target;

@@ -62,6 +62,7 @@ InferFn find_infer_rule(const std::string& domain, const std::string& op) {
         {"LayoutToBlocked", layout_to_blocked}, {"LayoutToPlain", layout_to_plain},
         {"Gelu", same_as_input0}, {"LayerNormalization", layer_norm}, {"FusedMatMul", matmul},
         {"Attention", attention},
+        {"QConv", q_conv}, {"QMatMul", q_matmul}, {"WeightOnlyMatMul", q_matmul},
     };
     auto it = kPareRules.find(op);
     return it == kPareRules.end() ? find_pare_infer_rule(op) : it->second;  // else training ops (ops/grad)

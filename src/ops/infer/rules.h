@@ -53,5 +53,7 @@ void blocked_pool(InferContext& c);
 void layout_to_blocked(InferContext& c);
 void layout_to_plain(InferContext& c);
 void attention(InferContext& c);
+void q_conv(InferContext& c);
+void q_matmul(InferContext& c);
 
 }  // namespace pare::ops::infer

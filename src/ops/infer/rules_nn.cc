@@ -304,3 +304,47 @@ void layout_to_plain(InferContext& c) {
 }
 
 }  // namespace pare::ops::infer
+
+// Quantized fused ops (ops/fused/quant.h): QConv is a Conv on the plain view of X (N,H,W,C
+// with input_nhwc), Y stored N,H,W,C with output_nhwc; Y's type is Y_zero_point's (uint8 when
+// only Y_scale is given, float without Y_scale). QMatMul / WeightOnlyMatMul: A[..., K]·W → [..., N].
+namespace pare::ops::infer {
+namespace {
+
+DataType quant_out_type(InferContext& c, size_t ys) {
+  if (!c.has_input(ys)) return DataType::kFloat32;
+  return c.has_input(ys + 1) ? c.dtype(ys + 1) : DataType::kUInt8;
+}
+
+}  // namespace
+
+void q_conv(InferContext& c) {
+  const DataType dt = quant_out_type(c, 6);
+  const Dims* xd = c.dims(0);
+  const Dims* w = c.dims(3);
+  if (!xd || !w || w->size() != xd->size() || xd->size() < 3) return c.set_tensor(0, dt, std::nullopt);
+  Dims x = *xd;
+  const bool in_nhwc = c.node().attr_int("input_nhwc", 0) != 0, out_nhwc = c.node().attr_int("output_nhwc", 0) != 0;
+  if (in_nhwc) x = {x[0], x[3], x[1], x[2]};
+  const size_t n = x.size() - 2;
+  auto k = static_ints(w, 2);
+  Window win;
+  if (!read_window(c.node(), n, k ? *k : std::vector<int64_t>{}, win)) return c.set_tensor(0, dt, std::nullopt);
+  Dims out{x[0], (*w)[0]};
+  for (size_t i = 0; i < n; ++i) out.push_back(window_out(x[i + 2], win, i));
+  if (out_nhwc && out.size() == 4) out = {out[0], out[2], out[3], out[1]};
+  c.set_tensor(0, dt, out);
+}
+
+void q_matmul(InferContext& c) {
+  const bool weight_only = c.node().op_type() == "WeightOnlyMatMul";
+  const DataType dt = weight_only ? DataType::kFloat32 : quant_out_type(c, 7);
+  const Dims* a = c.dims(0);
+  const Dims* b = c.dims(weight_only ? 1 : 3);
+  if (!a || !b || a->empty() || b->size() != 2) return c.set_tensor(0, dt, std::nullopt);
+  Dims out = *a;
+  out.back() = (*b)[weight_only && c.node().attr_int("trans_b", 0) ? 0 : 1];
+  c.set_tensor(0, dt, out);
+}
+
+}  // namespace pare::ops::infer

@@ -1,0 +1,291 @@
+// lower_qdq: QDQ graphs (as `pare quantize` writes them) lowered to com.pare.QConv / QMatMul /
+// WeightOnlyMatMul. The oracle is the same graph run unlowered with the reference kernels
+// (opt level 0): the lowered graph, with the fast kernels (oneDNN int8, AVX-512 weight-only)
+// and with the fused ops' reference kernels, agrees within int8 rounding (a few output steps
+// where an intermediate rounding is dropped); weight-only agrees to float precision.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "runtime/session.h"
+
+namespace pare {
+namespace {
+
+class QBuilder {
+ public:
+  QBuilder() : model_(std::make_unique<ir::Model>()), g_(*model_->graph), rng_(11) { model_->opsets.push_back({"", 21}); }
+
+  // symbolic_batch: dim 0 declared as "N" (a dynamic batch, as exporters write it).
+  ir::Value* input(const std::string& name, const Shape& s, float range = 1.f, bool symbolic_batch = false) {
+    ir::Value* v = g_.add_value(name);
+    std::vector<ir::Dim> dims;
+    for (int64_t d : s) dims.push_back(dims.empty() && symbolic_batch ? ir::Dim::sym("N") : ir::Dim::of(d));
+    v->type() = ir::TypeInfo::tensor(DataType::kFloat32, dims);
+    g_.add_input(v);
+    feeds_.emplace_back(name, RunValue(random(s, range)));
+    return v;
+  }
+  ir::Value* constant(const Tensor& t) { return g_.add_initializer(g_.unique_name("c"), t); }
+  template <typename T>
+  ir::Value* scalar(T v) { return constant(Tensor::scalar<T>(v)); }
+  // Attributes: axis/block_size/group/transB are ints, the others int lists.
+  ir::Value* op(const std::string& type, std::vector<ir::Value*> ins, std::map<std::string, std::vector<int64_t>> attrs = {},
+                size_t outs = 1) {
+    std::vector<ir::Value*> o;
+    for (size_t i = 0; i < outs; ++i) o.push_back(g_.add_value(g_.unique_name(type)));
+    ir::Node* n = g_.add_node(type, ins, o, "", g_.unique_name(type + "_node"));
+    for (auto& [k, v] : attrs) {
+      const bool scalar = k == "axis" || k == "block_size" || k == "group" || k == "transB";
+      n->attributes()[k] = scalar ? ir::Attribute::of(v[0]) : ir::Attribute::of(v);
+    }
+    last_ = n;
+    return o[0];
+  }
+  // x → Q(s, z) → DQ, uint8 (z ≥ 0) or int8.
+  ir::Value* qdq(ir::Value* x, float s, int z, bool u8 = true) {
+    ir::Value* sv = scalar<float>(s);
+    ir::Value* zv = u8 ? scalar<uint8_t>(static_cast<uint8_t>(z)) : scalar<int8_t>(static_cast<int8_t>(z));
+    return op("DequantizeLinear", {op("QuantizeLinear", {x, sv, zv}), sv, zv});
+  }
+  // DQ of a random symmetric int8 weight, per channel along `axis` (scale = max|w|/127).
+  ir::Value* weight(const Shape& s, int64_t axis, float range, std::vector<float>* scales = nullptr) {
+    Tensor w = random(s, range);
+    const int64_t C = s[axis];
+    int64_t inner = 1;
+    for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+    Tensor q = Tensor::create(DataType::kInt8, s).value(), sc = Tensor::create(DataType::kFloat32, {C}).value();
+    std::vector<float> mx(C, 1e-6f);
+    for (int64_t i = 0; i < w.numel(); ++i) mx[(i / inner) % C] = std::max(mx[(i / inner) % C], std::fabs(w.data<float>()[i]));
+    for (int64_t c = 0; c < C; ++c) sc.data<float>()[c] = mx[c] / 127.f;
+    for (int64_t i = 0; i < w.numel(); ++i)
+      q.data<int8_t>()[i] = static_cast<int8_t>(std::nearbyint(w.data<float>()[i] / sc.data<float>()[(i / inner) % C]));
+    if (scales) scales->assign(sc.data<float>(), sc.data<float>() + C);
+    return op("DequantizeLinear", {constant(q), constant(sc)}, {{"axis", {axis}}});
+  }
+  // DQ of an int32 bias with scale x_s·w_s[c].
+  ir::Value* bias(int64_t n, float xs, const std::vector<float>& ws) {
+    Tensor q = Tensor::create(DataType::kInt32, {n}).value(), sc = Tensor::create(DataType::kFloat32, {n}).value();
+    Tensor b = random({n}, 0.2f);
+    for (int64_t c = 0; c < n; ++c) {
+      sc.data<float>()[c] = xs * ws[c];
+      q.data<int32_t>()[c] = static_cast<int32_t>(std::nearbyint(b.data<float>()[c] / sc.data<float>()[c]));
+    }
+    return op("DequantizeLinear", {constant(q), constant(sc)}, {{"axis", {0}}});
+  }
+  ir::Value* conv(ir::Value* xdq, float xs, int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t group = 1) {
+    std::vector<float> ws;
+    const int64_t p = k / 2;
+    ir::Value* w = weight({cout, cin / group, k, k}, 0, 1.5f / std::sqrt(float(cin / group * k * k)), &ws);
+    return op("Conv", {xdq, w, bias(cout, xs, ws)},
+              {{"strides", {stride, stride}},
+               {"pads", {p, p, p, p}}, {"group", {group}}});
+  }
+  void output(ir::Value* v) { g_.outputs().push_back(v); }
+  ir::Node* last() { return last_; }
+
+  Tensor random(const Shape& s, float scale = 1.0f) {
+    Tensor t = Tensor::create(DataType::kFloat32, s).value();
+    std::uniform_real_distribution<float> u(-scale, scale);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng_);
+    return t;
+  }
+
+  std::vector<Tensor> run(int opt_level, bool reference, std::map<std::string, int>* op_counts = nullptr) {
+    runtime::SessionOptions o;
+    o.opt_level = opt_level;
+    o.reference_kernels = reference;
+    auto s = runtime::Session::create(clone(), o);
+    EXPECT_TRUE(s.ok()) << s.status().to_string();
+    if (!s.ok()) return {};
+    if (op_counts) {
+      for (const auto& n : (*s)->model().graph->nodes()) {
+        ++(*op_counts)[n->op_type()];
+        if (n->attr_int("output_nhwc", 0)) ++(*op_counts)["output_nhwc"];
+      }
+      for (const auto& [node, kernel] : (*s)->kernel_choices()) ++(*op_counts)["kernel:" + kernel];
+    }
+    auto r = (*s)->run(feeds_);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    std::vector<Tensor> out;
+    if (r.ok())
+      for (auto& v : *r) out.push_back(v.tensor);
+    return out;
+  }
+
+ private:
+  std::unique_ptr<ir::Model> clone() {
+    auto m = std::make_unique<ir::Model>();
+    m->opsets = model_->opsets;
+    ir::Graph& g = *m->graph;
+    std::map<const ir::Value*, ir::Value*> map;
+    for (ir::Value* v : g_.inputs()) {
+      ir::Value* c = g.add_value(v->name());
+      c->type() = v->type();
+      g.add_input(c);
+      map[v] = c;
+    }
+    for (ir::Value* v : g_.initializers()) map[v] = g.add_initializer(v->name(), *v->initializer());
+    for (const auto& n : g_.nodes()) {
+      std::vector<ir::Value*> ins, outs;
+      for (ir::Value* v : n->inputs()) ins.push_back(v ? map.at(v) : nullptr);
+      for (ir::Value* v : n->outputs()) outs.push_back(map[v] = g.add_value(v->name()));
+      ir::Node* c = g.add_node(n->op_type(), ins, outs, n->domain(), n->name());
+      for (const auto& [k, a] : n->attributes()) c->attributes()[k] = a.copy_value();
+    }
+    for (ir::Value* v : g_.outputs()) g.outputs().push_back(map.at(v));
+    return m;
+  }
+
+  std::unique_ptr<ir::Model> model_;
+  ir::Graph& g_;
+  std::mt19937 rng_;
+  std::vector<std::pair<std::string, RunValue>> feeds_;
+  ir::Node* last_ = nullptr;
+};
+
+struct Diff {
+  double max = 0, mean = 0;
+};
+
+Diff diff(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  Diff d{INFINITY, INFINITY};
+  if (a.size() != b.size() || a.empty()) return d;
+  d = {};
+  int64_t n = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].shape() != b[i].shape()) return {INFINITY, INFINITY};
+    for (int64_t j = 0; j < a[i].numel(); ++j, ++n) {
+      const double e = std::abs(double(a[i].data<float>()[j]) - b[i].data<float>()[j]);
+      d.max = std::max(d.max, e);
+      d.mean += e;
+    }
+  }
+  d.mean /= std::max<int64_t>(n, 1);
+  return d;
+}
+
+// The lowered graph with the fused ops' reference kernels vs the unlowered graph: max within
+// `max_steps` output quantization steps, mean within `mean_steps` (dropped intermediate
+// roundings); the fast kernels vs the fused reference: within one step, mean ≤ 0.05 step.
+void expect_agree(QBuilder& b, double step, double max_steps, double mean_steps, bool oracle_reference = true) {
+  const auto oracle = b.run(0, oracle_reference);
+  ASSERT_FALSE(oracle.empty());
+  const auto lowered_ref = b.run(3, true);
+  const Diff d = diff(lowered_ref, oracle);
+  EXPECT_LE(d.max, max_steps * step) << "lowered (reference kernels) vs unlowered";
+  EXPECT_LE(d.mean, mean_steps * step) << "lowered (reference kernels) vs unlowered";
+  const Diff f = diff(b.run(3, false), lowered_ref);
+  EXPECT_LE(f.max, 1.01 * step) << "fast kernels vs the fused reference";
+  EXPECT_LE(f.mean, 0.05 * step) << "fast kernels vs the fused reference";
+}
+
+TEST(LowerQdq, ResidualConvBlocksBecomeQConvInNhwc) {
+  QBuilder b;
+  const float s0 = 2.f / 255, s1 = 4.f / 255, s2 = 3.f / 255;
+  ir::Value* x = b.input("x", {2, 8, 9, 9}, 1.f, true);
+  ir::Value* xq = b.qdq(x, s0, 128);
+  // conv → Q→DQ → Relu → Q→DQ (the quantizer's pattern), then a residual block.
+  ir::Value* r1 = b.qdq(b.op("Relu", {b.qdq(b.conv(xq, s0, 8, 16, 3, 1), s1, 128)}), s2, 0);
+  ir::Value* c2 = b.qdq(b.op("Relu", {b.qdq(b.conv(r1, s2, 16, 16, 3, 1), s1, 128)}), s2, 0);
+  ir::Value* c3 = b.qdq(b.conv(c2, s2, 16, 16, 3, 1), s1, 128);
+  ir::Value* r2 = b.qdq(b.op("Relu", {b.op("Add", {c3, r1})}), s2, 0);
+  ir::Value* d = b.qdq(b.conv(r2, s2, 16, 24, 3, 2), s1, 128);  // stride 2, Q output to a float consumer
+  b.output(b.op("GlobalAveragePool", {d}));
+  b.output(b.conv(r2, s2, 16, 4, 1, 1));  // float output (no Q)
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QConv"], 5);
+  EXPECT_EQ(ops["kernel:onednn_int8"], 5);
+  EXPECT_EQ(ops["output_nhwc"], 3);  // r1, c2, r2 flow only between QConvs
+  EXPECT_EQ(ops["Conv"] + ops["Relu"] + ops["Add"], 0);
+  EXPECT_EQ(ops["QuantizeLinear"], 1);    // the graph input only
+  EXPECT_EQ(ops["DequantizeLinear"], 1);  // before GlobalAveragePool
+  expect_agree(b, s1, 3, 0.5);
+}
+
+TEST(LowerQdq, DepthwiseClipAndInt8Activations) {
+  QBuilder b;
+  const float s0 = 1.f / 127, s1 = 6.f / 127;
+  ir::Value* x = b.input("x", {1, 16, 10, 10});
+  ir::Value* xq = b.qdq(x, s0, 0, false);
+  ir::Value* c1 = b.op("Clip", {b.qdq(b.conv(xq, s0, 16, 16, 3, 1, 16), s1, 0, false), b.scalar(0.f), b.scalar(6.f)});
+  ir::Value* c1q = b.qdq(c1, s1, 0, false);
+  ir::Value* c2 = b.qdq(b.conv(c1q, s1, 16, 8, 1, 1), s1, 0, false);
+  b.output(b.op("Add", {c2, b.qdq(b.conv(xq, s0, 16, 8, 1, 1), s1, 0, false)}));  // Add with a float result
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QConv"], 3);
+  EXPECT_EQ(ops["Clip"], 0);
+  expect_agree(b, s1, 3, 0.5);
+}
+
+TEST(LowerQdq, StaticGemmAndDynamicMatMul) {
+  QBuilder b;
+  const float s0 = 2.f / 255;
+  ir::Value* x = b.input("x", {3, 40});
+  std::vector<float> ws;
+  ir::Value* w = b.weight({12, 40}, 0, 0.2f, &ws);  // Gemm transB: W [N, K], per row
+  ir::Value* g = b.op("Gemm", {b.qdq(x, s0, 128), w, b.bias(12, s0, ws)}, {{"transB", {1}}});
+  b.output(b.op("Relu", {g}));
+  // Dynamic: DynamicQuantizeLinear → DQ → MatMul(DQ(W)) → Add(bias), rank-3 A.
+  ir::Value* a = b.input("a", {2, 5, 40}, 3.f);
+  ir::Value* q = b.op("DynamicQuantizeLinear", {a}, {}, 3);
+  ir::Node* dql = b.last();
+  ir::Value* adq = b.op("DequantizeLinear", {q, dql->output(1), dql->output(2)});
+  ir::Value* mm = b.op("MatMul", {adq, b.weight({40, 24}, 1, 0.3f)});
+  b.output(b.op("Add", {mm, b.constant(b.random({24}))}));
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QMatMul"], 2);
+  EXPECT_EQ(ops["kernel:onednn_int8"], 2);
+  EXPECT_EQ(ops["Gemm"] + ops["MatMul"] + ops["DynamicQuantizeLinear"], 0);
+  // Both are float outputs: same integer sums, float rounding only.
+  expect_agree(b, 1e-4, 10, 2);
+}
+
+TEST(LowerQdq, WeightOnlyInt4AndInt8) {
+  QBuilder b;
+  const int64_t K = 96, N = 40;
+  // int4 blocks of 32 along K with zero points, MatMul [K, N] (DQ axis 0).
+  Tensor q = Tensor::create(DataType::kInt4, {K, N}).value();
+  Tensor s = b.random({K / 32, N}, 0.05f), z = Tensor::create(DataType::kInt4, {K / 32, N}).value();
+  std::mt19937 rng(3);
+  for (size_t i = 0; i < q.nbytes(); ++i) q.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < z.nbytes(); ++i) z.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  for (int64_t i = 0; i < s.numel(); ++i) s.data<float>()[i] = std::fabs(s.data<float>()[i]) + 0.01f;
+  ir::Value* w4 = b.op("DequantizeLinear", {b.constant(q), b.constant(s), b.constant(z)},
+                       {{"axis", {0}}, {"block_size", {32}}});
+  for (int64_t m : {1, 6}) {
+    ir::Value* a = b.input("a" + std::to_string(m), {m, K});
+    b.output(b.op("Add", {b.op("MatMul", {a, w4}), b.constant(b.random({N}))}));
+  }
+  // int8 per output channel, Gemm transB (W [N, K], DQ axis 0), odd K.
+  ir::Value* a8 = b.input("a8", {2, 3, 33});
+  ir::Value* w8 = b.weight({33, 17}, 1, 0.5f);
+  b.output(b.op("MatMul", {a8, w8}));
+  ir::Value* g8 = b.input("g8", {5, 33});
+  b.output(b.op("Gemm", {g8, b.weight({17, 33}, 0, 0.5f), b.constant(b.random({17}))}, {{"transB", {1}}}));
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["WeightOnlyMatMul"], 4);
+  EXPECT_EQ(ops["kernel:avx512"], 4);
+  EXPECT_EQ(ops["MatMul"] + ops["Gemm"] + ops["DequantizeLinear"] + ops["Add"], 0);
+  expect_agree(b, 1e-4, 5, 1, false);  // the opset-21 blocked DequantizeLinear is not a reference kernel
+}
+
+TEST(LowerQdq, PortablePipelineKeepsQdq) {
+  QBuilder b;
+  ir::Value* x = b.input("x", {1, 4, 5, 5});
+  b.output(b.conv(b.qdq(x, 0.01f, 128), 0.01f, 4, 4, 3, 1));
+  std::map<std::string, int> ops;
+  b.run(1, false, &ops);  // level 1: no lowering
+  EXPECT_EQ(ops["QConv"], 0);
+  ops.clear();
+  b.run(2, false, &ops);
+  EXPECT_EQ(ops["QConv"], 1);
+}
+
+}  // namespace
+}  // namespace pare
