@@ -1,0 +1,260 @@
+// The recipe table of pare tune: one row per kind of compression, each building a candidate
+// through the library (passes, compress/quant, compress/distill + train) and writing the pare
+// command lines that reproduce it. Adding a kind (e.g. pruning) is one more row: a stage-1
+// (float → float) recipe whose variants are chained from the mildest to the most aggressive.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "compress/distill/shrink.h"
+#include "passes/pass.h"
+#include "train/trainer.h"
+#include "tune/internal.h"
+
+namespace pare::tune {
+namespace q = compress::quant;
+using nlohmann::json;
+
+namespace {
+
+std::string num(double v) {
+  std::string s = fmt::format("{:.6g}", v);
+  return s;
+}
+
+// --scale/--mean/--std of the data options, for any command reading a data set.
+std::string data_flags(const TuneOptions& o) {
+  std::string s;
+  if (o.data.scale != 1.0f / 255.0f) s += " --scale " + num(o.data.scale);
+  auto list = [](const std::vector<float>& v) {
+    std::string r;
+    for (size_t i = 0; i < v.size(); ++i) r += (i ? "," : "") + num(v[i]);
+    return r;
+  };
+  if (!o.data.mean.empty()) s += " --mean " + list(o.data.mean);
+  if (!o.data.std.empty()) s += " --std " + list(o.data.std);
+  return s;
+}
+
+Status optimize_in_place(ir::Model& m) {
+  PARE_RETURN_IF_ERROR(passes::run_passes(m, passes::lowering_pipeline()));
+  return passes::run_passes(m, passes::optimization_pipeline(passes::kDefaultOptLevel, /*portable=*/true));
+}
+
+Result<std::unique_ptr<ir::Model>> quantize(const ir::Model& parent, const q::QuantizeOptions& qo, RecipeContext& ctx,
+                                            bool calibrate) {
+  PARE_ASSIGN_OR_RETURN(auto m, clone(parent));
+  std::optional<q::CalibrationSource> calib;
+  if (calibrate) {
+    if (!ctx.calib_x) return invalid_input("static quantization needs calibration data");
+    calib = tensor_calibration(*ctx.calib_x, ctx.input_name);
+  }
+  PARE_ASSIGN_OR_RETURN(auto report, q::quantize_model(*m, qo, calib ? &*calib : nullptr));
+  int converted = 0;
+  for (const auto& l : report.layers) converted += l.quantized;
+  if (converted == 0) return unsupported("no layer of the model can be quantized in this mode");
+  return m;
+}
+
+std::string quantize_command(const std::string& in, const std::string& out, const std::string& flags) {
+  return "pare quantize " + shell_quote(in) + " -o " + shell_quote(out) + flags;
+}
+
+std::string calib_flags(const RecipeContext& ctx) {
+  std::string s = " --calib-data " + shell_quote(ctx.calib_spec);
+  if (!ctx.calib_split.empty()) s += " --split " + ctx.calib_split;
+  return s + " --calib-size " + std::to_string(ctx.o.calib_size) + data_flags(ctx.o);
+}
+
+Recipe baseline() {
+  Recipe r;
+  r.kind = "fp32";
+  r.stage = 0;
+  r.available = [](const TuneOptions&) { return true; };
+  r.variants = [](const TuneOptions&) { return std::vector<json>{json::object()}; };
+  r.label = [](const json&) { return std::string(); };
+  r.apply = [](const ir::Model& parent, const json&, RecipeContext&) -> Result<std::unique_ptr<ir::Model>> {
+    PARE_ASSIGN_OR_RETURN(auto m, clone(parent));
+    PARE_RETURN_IF_ERROR(optimize_in_place(*m));
+    return m;
+  };
+  r.commands = [](const std::string& in, const std::string& out, const json&, const RecipeContext&) {
+    return std::vector<std::string>{"pare optimize " + shell_quote(in) + " -o " + shell_quote(out)};
+  };
+  return r;
+}
+
+// Students of the teacher at decreasing widths (distill/shrink.h), trained with the teacher's
+// logits, then optimized like the baseline.
+Recipe distill() {
+  Recipe r;
+  r.kind = "distill";
+  r.stage = 1;
+  r.cost = 3;
+  r.chain = true;
+  r.available = [](const TuneOptions& o) { return !o.train_data.empty() && !o.widths.empty(); };
+  r.variants = [](const TuneOptions& o) {
+    std::vector<double> w = o.widths;
+    std::sort(w.rbegin(), w.rend());
+    std::vector<json> v;
+    for (double x : w) v.push_back({{"width", x}});
+    return v;
+  };
+  r.label = [](const json& p) { return "w" + num(p["width"].get<double>()); };
+  r.apply = [](const ir::Model&, const json& p, RecipeContext& ctx) -> Result<std::unique_ptr<ir::Model>> {
+    const TuneOptions& o = ctx.o;
+    PARE_ASSIGN_OR_RETURN(auto student, distill::shrink_model(ctx.original, p["width"].get<double>(), o.seed));
+    PARE_ASSIGN_OR_RETURN(const eval::Dataset* data, ctx.train());
+    PARE_ASSIGN_OR_RETURN(const Tensor* logits, ctx.teacher_logits());
+    train::TrainOptions to;
+    to.epochs = o.distill_epochs;
+    to.batch = 64;
+    to.seed = o.seed;
+    to.num_threads = o.threads;
+    to.optimizer.kind = "adamw";
+    to.optimizer.weight_decay = 1e-4f;
+    to.schedule.kind = "cosine";
+    to.schedule.lr = o.lr;
+    to.temperature = o.temperature;
+    to.alpha = o.alpha;
+    const int64_t k = logits->dim(1);
+    to.teacher = [logits, k](const Tensor& x, const std::vector<int64_t>& idx) -> Result<Tensor> {
+      PARE_ASSIGN_OR_RETURN(Tensor z, Tensor::create(DataType::kFloat32, {static_cast<int64_t>(idx.size()), k}));
+      for (size_t i = 0; i < idx.size(); ++i)
+        std::memcpy(z.data<float>() + i * k, logits->data<float>() + idx[i] * k, k * sizeof(float));
+      return z;
+    };
+    std::atomic<bool> stop{false};
+    to.stop = &stop;
+    const auto deadline = ctx.deadline;
+    int64_t epoch = 0;
+    to.on_step = [&stop, &epoch, deadline](const train::StepProgress& sp) {
+      epoch = sp.epoch;
+      if (Clock::now() > deadline) stop = true;
+    };
+    PARE_ASSIGN_OR_RETURN(auto tr, train::train_model(*student, *data, nullptr, to));
+    if (tr.interrupted) return resource_exhausted("the time budget ran out while training (epoch {} of {})", epoch, o.distill_epochs);
+    PARE_RETURN_IF_ERROR(optimize_in_place(*student));
+    return student;
+  };
+  r.commands = [](const std::string&, const std::string& out, const json& p, const RecipeContext& ctx) {
+    const TuneOptions& o = ctx.o;
+    const std::string raw = out.substr(0, out.size() - 5) + "_trained.onnx";
+    std::string d = "pare distill --teacher " + shell_quote(o.model) + " --shrink " + num(p["width"].get<double>()) +
+                    " --temperature " + num(o.temperature) + " --alpha " + num(o.alpha) + " --data " + shell_quote(o.train_data) +
+                    (o.train_limit > 0 ? " --limit " + std::to_string(o.train_limit) : "") + data_flags(o) + " --epochs " +
+                    std::to_string(o.distill_epochs) + " --batch 64 --optimizer adamw --schedule cosine --weight-decay 0.0001 --lr " +
+                    num(o.lr) + " --seed " + std::to_string(o.seed) + (o.threads > 0 ? " --threads " + std::to_string(o.threads) : "") +
+                    " -q -o " + shell_quote(raw);
+    return std::vector<std::string>{d, "pare optimize " + shell_quote(raw) + " -o " + shell_quote(out)};
+  };
+  return r;
+}
+
+Recipe half(const std::string& kind, q::Mode mode) {
+  Recipe r;
+  r.kind = kind;
+  r.available = [](const TuneOptions&) { return true; };
+  r.variants = [](const TuneOptions&) { return std::vector<json>{json::object()}; };
+  r.label = [](const json&) { return std::string(); };
+  r.apply = [mode](const ir::Model& parent, const json&, RecipeContext& ctx) -> Result<std::unique_ptr<ir::Model>> {
+    q::QuantizeOptions qo;
+    qo.mode = mode;
+    return quantize(parent, qo, ctx, false);
+  };
+  r.commands = [mode](const std::string& in, const std::string& out, const json&, const RecipeContext&) {
+    return std::vector<std::string>{quantize_command(in, out, mode == q::Mode::kFloat16 ? " --mode fp16" : " --mode bf16")};
+  };
+  return r;
+}
+
+Recipe dynamic_int8() {
+  Recipe r = half("dynamic-int8", q::Mode::kDynamic);
+  r.apply = [](const ir::Model& parent, const json&, RecipeContext& ctx) -> Result<std::unique_ptr<ir::Model>> {
+    q::QuantizeOptions qo;
+    qo.mode = q::Mode::kDynamic;
+    return quantize(parent, qo, ctx, false);
+  };
+  r.commands = [](const std::string& in, const std::string& out, const json&, const RecipeContext&) {
+    return std::vector<std::string>{quantize_command(in, out, " --mode dynamic")};
+  };
+  return r;
+}
+
+// Weight-only MatMul/Gemm: int8 per channel, then int4 in groups of 32, then of 128 (each
+// tried only when the previous kept the accuracy).
+Recipe weight_only() {
+  Recipe r;
+  r.kind = "weight-only";
+  r.chain = true;
+  r.available = [](const TuneOptions&) { return true; };
+  r.variants = [](const TuneOptions&) {
+    return std::vector<json>{{{"bits", 8}, {"group_size", 0}}, {{"bits", 4}, {"group_size", 32}}, {{"bits", 4}, {"group_size", 128}}};
+  };
+  r.label = [](const json& p) {
+    return "int" + std::to_string(p["bits"].get<int>()) + (p["group_size"].get<int>() ? "-g" + std::to_string(p["group_size"].get<int>()) : "");
+  };
+  r.apply = [](const ir::Model& parent, const json& p, RecipeContext& ctx) -> Result<std::unique_ptr<ir::Model>> {
+    q::QuantizeOptions qo;
+    qo.mode = q::Mode::kWeightOnly;
+    qo.bits = p["bits"].get<int>();
+    qo.group_size = p["group_size"].get<int>();
+    return quantize(parent, qo, ctx, false);
+  };
+  r.commands = [](const std::string& in, const std::string& out, const json& p, const RecipeContext&) {
+    return std::vector<std::string>{quantize_command(
+        in, out, fmt::format(" --mode weight-only --bits {} --group-size {}", p["bits"].get<int>(), p["group_size"].get<int>()))};
+  };
+  return r;
+}
+
+// Static int8 (uint8 activations) with each calibration method: siblings, not a chain (a
+// method that clips less can succeed where another failed).
+Recipe static_int8() {
+  Recipe r;
+  r.kind = "static-int8";
+  r.cost = 1;
+  r.available = [](const TuneOptions&) { return true; };
+  r.variants = [](const TuneOptions&) {
+    return std::vector<json>{{{"calib_method", "minmax"}}, {{"calib_method", "percentile"}}, {{"calib_method", "entropy"}}, {{"calib_method", "mse"}}};
+  };
+  r.label = [](const json& p) { return p["calib_method"].get<std::string>(); };
+  r.apply = [](const ir::Model& parent, const json& p, RecipeContext& ctx) -> Result<std::unique_ptr<ir::Model>> {
+    q::QuantizeOptions qo;
+    qo.mode = q::Mode::kStatic;
+    PARE_ASSIGN_OR_RETURN(qo.calib_method, q::parse_calib_method(p["calib_method"].get<std::string>()));
+    return quantize(parent, qo, ctx, true);
+  };
+  r.commands = [](const std::string& in, const std::string& out, const json& p, const RecipeContext& ctx) {
+    return std::vector<std::string>{
+        quantize_command(in, out, " --mode static" + calib_flags(ctx) + " --calib-method " + p["calib_method"].get<std::string>())};
+  };
+  return r;
+}
+
+}  // namespace
+
+// Cost order: the cheapest first. TODO(#9): pruning rows (magnitude, N:M, channel; stage 1,
+// chained by sparsity, fine-tuned with train_data) once compress/prune is merged; see
+// docs/tuning.md "Adding a recipe".
+const std::vector<Recipe>& recipe_table() {
+  static const std::vector<Recipe> table = {baseline(),          dynamic_int8(),
+                                            weight_only(),       half("fp16", q::Mode::kFloat16),
+                                            half("bf16", q::Mode::kBFloat16), static_int8(),
+                                            distill()};
+  return table;
+}
+
+const Recipe* find_recipe(const std::string& kind) {
+  for (const auto& r : recipe_table())
+    if (r.kind == kind) return &r;
+  return nullptr;
+}
+
+std::vector<std::string> recipe_kinds() {
+  std::vector<std::string> k;
+  for (const auto& r : recipe_table()) k.push_back(r.kind);
+  return k;
+}
+
+}  // namespace pare::tune
