@@ -32,7 +32,7 @@ fi
 echo "== pare tune (budget $BUDGET min, $THREADS threads): distillation + quantization, accuracy drop <= 1 point"
 set +e
 "$PARE" tune "$TEACHER" --eval-data "$DATA" --eval-limit "$EVAL_LIMIT" --train-data "$DATA" --train-limit "$TRAIN_LIMIT" \
-  --calib-size 256 --widths 0.5,0.35,0.25 --distill-epochs 3 --max-accuracy-drop 1 --objective latency \
+  --calib-size 256 --widths 0.5,0.35,0.25 --distill-epochs 2 --lr 0.002 --max-accuracy-drop 1 --objective latency \
   --budget-minutes "$BUDGET" --threads "$THREADS" -o "$OUT"
 rc=$?
 set -e

@@ -45,6 +45,9 @@ void add_tune(CLI::App& app, int& rc) {
   cmd->add_option("--lr", o->lr, "students' peak learning rate (AdamW, cosine)")->default_val(0.004);
   cmd->add_option("--temperature", o->temperature, "distillation temperature")->default_val(2.0);
   cmd->add_option("--alpha", o->alpha, "weight of the distillation term")->default_val(0.5);
+  auto fresh_students = std::make_shared<bool>(false);
+  cmd->add_flag("--fresh-students", *fresh_students, "students start from fresh weights (as pare distill --shrink) instead of the "
+                "teacher's leading channels");
   cmd->add_option("--seed", o->seed, "seed of students, training and random data")->default_val(1);
   cmd->add_option("--recipes", o->recipes, "recipe kinds to try (comma-separated; default all): fp32 is always measured; "
                   "dynamic-int8, weight-only, fp16, bf16, static-int8, distill")->delimiter(',');
@@ -55,7 +58,8 @@ void add_tune(CLI::App& app, int& rc) {
   cmd->add_option("--mean", o->data.mean, "per-channel mean subtracted after scaling")->delimiter(',');
   cmd->add_option("--std", o->data.std, "per-channel std divided by after the mean")->delimiter(',');
   cmd->add_option("-o,--output", o->outdir, "output folder")->required();
-  cmd->callback([o, objective, no_sens, &rc] {
+  cmd->callback([o, objective, no_sens, fresh_students, &rc] {
+    o->teacher_init = !*fresh_students;
     auto obj = tune::parse_objective(*objective);
     if (!obj.ok()) {
       rc = report(obj.status());

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
 
 #include "compress/distill/shrink.h"
+#include "onnx/onnx.h"
 #include "passes/pass.h"
 #include "train/trainer.h"
 #include "tune/internal.h"
@@ -34,6 +36,43 @@ std::string data_flags(const TuneOptions& o) {
   if (!o.data.mean.empty()) s += " --mean " + list(o.data.mean);
   if (!o.data.std.empty()) s += " --std " + list(o.data.std);
   return s;
+}
+
+// Teacher-prefix initialization of a student from shrink_model: each student parameter takes
+// the leading block of the teacher's same-named one (the first channels of every layer, and of
+// its inputs), so the chain stays consistent (a Gemm after Flatten of [C, H, W] keeps the first
+// channels' features too) and the student starts as a channel-pruned teacher rather than from
+// noise; distillation then recovers the rest. Parameters that do not match stay as they are.
+Status init_from_teacher(ir::Model& student, const ir::Model& teacher) {
+  std::map<std::string, const Tensor*> t;
+  for (ir::Value* v : teacher.graph->initializers()) t[v->name()] = &*v->initializer();
+  for (ir::Value* v : student.graph->initializers()) {
+    auto it = t.find(v->name());
+    if (it == t.end()) continue;
+    const Tensor& src = *it->second;
+    const Tensor& cur = *v->initializer();
+    if (src.dtype() != DataType::kFloat32 || cur.dtype() != DataType::kFloat32 || src.rank() != cur.rank()) continue;
+    bool fits = true;
+    for (int64_t d = 0; d < cur.rank(); ++d) fits = fits && cur.dim(d) <= src.dim(d);
+    if (!fits) continue;
+    PARE_ASSIGN_OR_RETURN(Tensor dst, Tensor::create(DataType::kFloat32, cur.shape()));
+    std::vector<int64_t> idx(cur.rank(), 0);
+    for (int64_t i = 0; i < cur.numel(); ++i) {
+      int64_t off = 0;
+      for (int64_t d = 0; d < cur.rank(); ++d) off = off * src.dim(d) + idx[d];
+      dst.data<float>()[i] = src.data<float>()[off];
+      for (int64_t d = cur.rank() - 1; d >= 0; --d) {
+        if (++idx[d] < cur.dim(d)) break;
+        idx[d] = 0;
+      }
+    }
+    v->set_initializer(dst);
+  }
+  return ok_status();
+}
+
+std::string student_init_path(const TuneOptions& o, double width) {
+  return o.outdir + "/cache/student_w" + num(width) + "_init.onnx";
 }
 
 Status optimize_in_place(ir::Model& m) {
@@ -104,6 +143,10 @@ Recipe distill() {
   r.apply = [](const ir::Model&, const json& p, RecipeContext& ctx) -> Result<std::unique_ptr<ir::Model>> {
     const TuneOptions& o = ctx.o;
     PARE_ASSIGN_OR_RETURN(auto student, distill::shrink_model(ctx.original, p["width"].get<double>(), o.seed));
+    if (o.teacher_init) {
+      PARE_RETURN_IF_ERROR(init_from_teacher(*student, ctx.original));
+      PARE_RETURN_IF_ERROR(onnx::save_model(*student, student_init_path(o, p["width"].get<double>())));
+    }
     PARE_ASSIGN_OR_RETURN(const eval::Dataset* data, ctx.train());
     PARE_ASSIGN_OR_RETURN(const Tensor* logits, ctx.teacher_logits());
     train::TrainOptions to;
@@ -132,6 +175,12 @@ Recipe distill() {
       epoch = sp.epoch;
       if (Clock::now() > deadline) stop = true;
     };
+    const std::string what = "distill-w" + num(p["width"].get<double>());
+    to.on_epoch = [&o, what](const train::EpochReport& e) {
+      if (o.log)
+        o.log(fmt::format("tune: {} epoch {}/{}: loss {:.4f}, train accuracy {:.2f}%, {:.0f} img/s", what, e.epoch, o.distill_epochs, e.loss,
+                          100 * e.accuracy, e.images_per_second));
+    };
     PARE_ASSIGN_OR_RETURN(auto tr, train::train_model(*student, *data, nullptr, to));
     if (tr.interrupted) return resource_exhausted("the time budget ran out while training (epoch {} of {})", epoch, o.distill_epochs);
     PARE_RETURN_IF_ERROR(optimize_in_place(*student));
@@ -140,7 +189,9 @@ Recipe distill() {
   r.commands = [](const std::string&, const std::string& out, const json& p, const RecipeContext& ctx) {
     const TuneOptions& o = ctx.o;
     const std::string raw = out.substr(0, out.size() - 5) + "_trained.onnx";
-    std::string d = "pare distill --teacher " + shell_quote(o.model) + " --shrink " + num(p["width"].get<double>()) +
+    const std::string student = o.teacher_init ? " --student " + shell_quote(student_init_path(o, p["width"].get<double>()))
+                                               : " --shrink " + num(p["width"].get<double>());
+    std::string d = "pare distill --teacher " + shell_quote(o.model) + student +
                     " --temperature " + num(o.temperature) + " --alpha " + num(o.alpha) + " --data " + shell_quote(o.train_data) +
                     (o.train_limit > 0 ? " --limit " + std::to_string(o.train_limit) : "") + data_flags(o) + " --epochs " +
                     std::to_string(o.distill_epochs) + " --batch 64 --optimizer adamw --schedule cosine --weight-decay 0.0001 --lr " +

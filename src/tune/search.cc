@@ -184,7 +184,8 @@ Result<json> run_tune(const TuneOptions& o) {
              {"calib", calib_spec0}, {"calib_size", o.calib_size}, {"train", o.train_data}, {"train_limit", o.train_limit},
              {"scale", o.data.scale}, {"mean", o.data.mean}, {"std", o.data.std}, {"split", o.data.split},
              {"threads", o.threads}, {"batch", o.batch}, {"epochs", o.distill_epochs}, {"lr", o.lr},
-             {"temperature", o.temperature}, {"alpha", o.alpha}, {"seed", o.seed}};
+             {"temperature", o.temperature}, {"alpha", o.alpha}, {"seed", o.seed}, {"teacher_init", o.teacher_init},
+             {"widths", o.widths}};
   const std::string fp_path = (cache / "fingerprint.json").string();
   auto old_fp = read_json(fp_path);
   if (o.fresh || !old_fp.ok() || *old_fp != fp) {

@@ -56,6 +56,9 @@ struct TuneOptions {
   std::vector<double> widths = {0.5, 0.35, 0.25};
   int64_t distill_epochs = 2;
   float lr = 0.004f, temperature = 2.0f, alpha = 0.5f;
+  // Students start from the teacher's leading channels (OUTDIR/cache/student_w*_init.onnx)
+  // instead of fresh weights (false: as pare distill --shrink).
+  bool teacher_init = true;
   uint64_t seed = 1;
   std::vector<std::string> recipes;  // recipe kinds to use (empty: all); see recipe_kinds()
   bool sensitivity = true;           // per-layer static-int8 SQNR of the baseline
