@@ -211,18 +211,26 @@ Result<nlohmann::json> measure_model(const std::string& path, const EvalSet& dat
   }
   // Latency first: it also tells how long the evaluation will take.
   std::vector<double> lat;
+  const double left0_s = std::chrono::duration<double>(deadline - Clock::now()).count();
   for (int i = 0; i < 2; ++i) {
     const auto t0 = Clock::now();
     PARE_RETURN_IF_ERROR(s->run({{in.name, RunValue(x)}}).status());
-    if (i == 1) lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    // After the second warm-up run (the first plans): give up at once on a model that is
+    // hopelessly slow here, before spending more of the budget timing it.
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (i == 1 && ms / 1000.0 * static_cast<double>(data.size()) / std::max<int64_t>(lb, 1) > left0_s / 3)
+      return resource_exhausted("too slow to evaluate here: {} samples would take about {:.0f} s at {:.3f} ms per run of {}; "
+                                "{:.0f} s of the budget are left", data.size(), ms / 1000.0 * data.size() / std::max<int64_t>(lb, 1), ms,
+                                lb, std::max(left0_s, 0.0));
   }
   const auto t_all = Clock::now();
-  lat.clear();
   while (static_cast<int>(lat.size()) < o.latency_iters) {
     const auto t0 = Clock::now();
     PARE_RETURN_IF_ERROR(s->run({{in.name, RunValue(x)}}).status());
     lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     if (lat.size() >= 5 && Clock::now() - t_all > std::chrono::seconds(3)) break;
+    if (lat.size() >= 3 && Clock::now() - t_all > std::chrono::seconds(10)) break;
+    if (Clock::now() > deadline) return resource_exhausted("the time budget ran out while timing the model");
   }
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) { return lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]; };

@@ -290,7 +290,14 @@ Result<json> run_tune(const TuneOptions& o) {
     } else {
       log(fmt::format("tune [{:.1f}/{:.0f} min] building {}", minutes(Clock::now() - start), o.budget_minutes, it.id));
       Result<std::unique_ptr<ir::Model>> parent = it.parent.empty() ? clone(*original) : onnx::load_model((cache / (file_id(it.parent) + ".onnx")).string());
-      Result<std::unique_ptr<ir::Model>> built = parent.ok() ? r->apply(**parent, it.params, ctx) : parent.status();
+      Result<std::unique_ptr<ir::Model>> built = parent.status();
+      if (parent.ok()) {
+        try {  // the libraries do not throw by contract; a bug there fails this candidate, not the search
+          built = r->apply(**parent, it.params, ctx);
+        } catch (const std::exception& e) {
+          built = internal_error("{} failed with an exception: {}", it.kind, e.what());
+        }
+      }
       Status st = built.ok() ? onnx::save_model(**built, model_path) : built.status();
       Result<json> mr = st.ok() ? measure_model(model_path, evalset, ref, o, deadline) : Result<json>(st);
       if (mr.ok()) {
