@@ -6,7 +6,11 @@ PARE     := $(BUILD)/pare
 DATA     ?= /usr/share/datasets/fashion-mnist
 TESTDATA := /usr/share/libonnx-testdata/data
 
-.PHONY: all deps configure build run test conformance conformance-docs fuzz clean readme-ops
+# README screenshot of the tune report (headless Chromium).
+screenshot:
+	@bash scripts/screenshot_report.sh out/fashion-mnist-tune/report.html docs/images/tune_report.png
+
+.PHONY: screenshot all deps configure build run test conformance conformance-docs fuzz clean readme-ops
 
 all: build
 
@@ -19,10 +23,14 @@ configure: deps
 build: configure
 	@ninja -C $(BUILD) -j $(JOBS)
 
-# The main job: evaluate the committed Fashion-MNIST CNN over the 10,000 test images.
+# The main job (docs/tuning.md): on Fashion-MNIST, pare tune the committed teacher CNN with
+# distillation and quantization under a budget (BUDGET minutes, default 11), print the summary,
+# write out/fashion-mnist-tune/report.html, compare the chosen model with the teacher, then
+# pare serve it on 127.0.0.1:$(PORT) (SERVE=0 skips serving).
+BUDGET ?= 11
+PORT   ?= 8731
 run: build
-	@$(PARE) inspect models/fashion_mnist_cnn.onnx | head -12
-	@$(PARE) eval models/fashion_mnist_cnn.onnx --data $(DATA) --batch 1
+	@DATA=$(DATA) BUDGET=$(BUDGET) PORT=$(PORT) bash examples/fashion-mnist/tune.sh $(PARE) out/fashion-mnist-tune
 
 # Unit tests, ONNX conformance (regression list), real-model parity, CLI end to end.
 test: build

@@ -13,6 +13,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
+  # pare tune report: rendering test and README screenshot (headless)
+  chromium
   python3-torch python3-torchvision python3-onnx python3-numpy
   # benchmarks: PyTorch on OpenBLAS (bench/compare.py, bench/train)
   libopenblas0-openmp

@@ -45,6 +45,9 @@ void add_distill(CLI::App& app, int& rc);
 void add_quantize(CLI::App& app, int& rc);
 void add_prune(CLI::App& app, int& rc);
 void add_serve(CLI::App& app, int& rc);
+void add_tune(CLI::App& app, int& rc);  // also pare report, pare compare (tune.cc, report.cc, compare.cc)
+void add_report(CLI::App& app, int& rc);
+void add_compare(CLI::App& app, int& rc);
 // Adds -O/--opt-level to a subcommand that creates a session.
 void add_opt_level_option(CLI::App* cmd, int& level);
 

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   pare::cli::add_quantize(app, rc);
   pare::cli::add_prune(app, rc);
   pare::cli::add_serve(app, rc);
+  pare::cli::add_tune(app, rc), pare::cli::add_report(app, rc), pare::cli::add_compare(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
