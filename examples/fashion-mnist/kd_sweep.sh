@@ -17,6 +17,10 @@ THREADS="${THREADS:-1}"
 PARALLEL="${PARALLEL:-1}"
 RUNS="${RUNS:-"s45e2_base 0.45 2 --temperature 2 --alpha 0
 s45e2_t2a5 0.45 2 --temperature 2 --alpha 0.5
+s49e2_base 0.49 2 --temperature 2 --alpha 0
+s49e2_t2a5 0.49 2 --temperature 2 --alpha 0.5
+s45e3_base 0.45 3 --temperature 2 --alpha 0
+s45e3_t2a5 0.45 3 --temperature 2 --alpha 0.5
 s30_base 0.3 4 --alpha 0
 s30_t4a9 0.3 4 --temperature 4 --alpha 0.9
 s30_t2a5 0.3 4 --temperature 2 --alpha 0.5
