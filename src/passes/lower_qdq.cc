@@ -333,9 +333,31 @@ Status erase_dead_qdq(ir::Graph& g) {
   return ok_status();
 }
 
+// Clip bounds given by Constant nodes (PyTorch's ReLU6) become initializers, so the activation
+// matcher sees constants (this pass runs before constant folding).
+Status clip_bounds_to_initializers(ir::Graph& g) {
+  std::vector<ir::Node*> consts;
+  for (const auto& up : g.nodes()) {
+    ir::Node* n = up.get();
+    if (!is_op(*n, "Constant") || n->outputs().size() != 1 || !n->output(0) || is_graph_output(n->output(0))) continue;
+    const ir::Attribute* a = n->attr("value");
+    if (!a || a->type != ir::AttrType::kTensor || a->t.numel() != 1 || n->output(0)->uses().empty()) continue;
+    bool only_clip = true;
+    for (const ir::Use& u : n->output(0)->uses()) only_clip = only_clip && is_op(*u.node, "Clip") && u.input_index > 0;
+    if (only_clip) consts.push_back(n);
+  }
+  for (ir::Node* n : consts) {
+    ir::Value* c = g.add_initializer(g.unique_name(n->output(0)->name() + "_init"), n->attr("value")->t);
+    g.replace_all_uses(n->output(0), c);
+    PARE_RETURN_IF_ERROR(g.erase_node(n));
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<bool> lower_qdq(ir::Model& model) {
+  PARE_RETURN_IF_ERROR(clip_bounds_to_initializers(*model.graph));
   PARE_ASSIGN_OR_RETURN(bool changed, rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
     if (is_op(*n, "Conv")) return lower_conv(g, n);
     if (is_op(*n, "MatMul") || is_op(*n, "Gemm")) return lower_matmul(g, n);

@@ -30,6 +30,16 @@ class QBuilder {
   ir::Value* constant(const Tensor& t) { return g_.add_initializer(g_.unique_name("c"), t); }
   template <typename T>
   ir::Value* scalar(T v) { return constant(Tensor::scalar<T>(v)); }
+  // A Constant node's output (as PyTorch writes Clip bounds), not an initializer.
+  ir::Value* constant_node(float v) {
+    ir::Value* y = g_.add_value(g_.unique_name("const"));
+    ir::Node* n = g_.add_node("Constant", {}, {y}, "", g_.unique_name("Constant_node"));
+    ir::Attribute a;
+    a.type = ir::AttrType::kTensor;
+    a.t = Tensor::scalar<float>(v);
+    n->attributes()["value"] = std::move(a);
+    return y;
+  }
   // Attributes: axis/block_size/group/transB are ints, the others int lists.
   ir::Value* op(const std::string& type, std::vector<ir::Value*> ins, std::map<std::string, std::vector<int64_t>> attrs = {},
                 size_t outs = 1) {
@@ -210,7 +220,7 @@ TEST(LowerQdq, DepthwiseClipAndInt8Activations) {
   const float s0 = 1.f / 127, s1 = 6.f / 127;
   ir::Value* x = b.input("x", {1, 16, 10, 10});
   ir::Value* xq = b.qdq(x, s0, 0, false);
-  ir::Value* c1 = b.op("Clip", {b.qdq(b.conv(xq, s0, 16, 16, 3, 1, 16), s1, 0, false), b.scalar(0.f), b.scalar(6.f)});
+  ir::Value* c1 = b.op("Clip", {b.qdq(b.conv(xq, s0, 16, 16, 3, 1, 16), s1, 0, false), b.constant_node(0.f), b.constant_node(6.f)});
   ir::Value* c1q = b.qdq(c1, s1, 0, false);
   ir::Value* c2 = b.qdq(b.conv(c1q, s1, 16, 8, 1, 1), s1, 0, false);
   b.output(b.op("Add", {c2, b.qdq(b.conv(xq, s0, 16, 8, 1, 1), s1, 0, false)}));  // Add with a float result
