@@ -244,20 +244,20 @@ Result<nlohmann::json> measure_model(const std::string& path, const EvalSet& dat
   if (est_s > left_s / 3)
     return resource_exhausted("too slow to evaluate here: {} samples would take about {:.0f} s at {:.3f} ms per run of {}; "
                               "{:.0f} s of the budget are left", data.size(), est_s, pct(0.5), lb, std::max(left_s, 0.0));
-  // Batches of 64 can be much slower per sample than one row (reference kernels): time one.
-  if (data.size() > 64) {
-    PARE_ASSIGN_OR_RETURN(Tensor xb, take_rows(data.x, 0, 64));
+  // Batches can be much slower per sample than one row (reference kernels): time a batch of 8
+  // (small, so that the probe itself stays cheap on a slow model).
+  if (data.size() > 8) {
+    PARE_ASSIGN_OR_RETURN(Tensor xb, take_rows(data.x, 0, 8));
     if (in.type.shape && in.type.shape->size() == 2 && xb.rank() != 2) {
-      PARE_ASSIGN_OR_RETURN(xb, xb.reshaped({64, xb.numel() / 64}));
+      PARE_ASSIGN_OR_RETURN(xb, xb.reshaped({8, xb.numel() / 8}));
     }
-    auto probe = s->run({{in.name, RunValue(xb)}});  // the first run at a new shape plans it: untimed
     const auto t0 = Clock::now();
-    if (probe.ok()) probe = s->run({{in.name, RunValue(xb)}});
-    if (probe.ok()) {  // (a fixed batch dimension refuses 64 rows; run_scores handles it)
-      const double est64 = std::chrono::duration<double>(Clock::now() - t0).count() * static_cast<double>(data.size()) / 64;
-      if (est64 > left_s / 3)
-        return resource_exhausted("too slow to evaluate here: {} samples would take about {:.0f} s in batches of 64; {:.0f} s of the "
-                                  "budget are left", data.size(), est64, std::max(left_s, 0.0));
+    auto probe = s->run({{in.name, RunValue(xb)}});
+    if (probe.ok()) {  // (a fixed batch dimension refuses 8 rows; run_scores handles it)
+      const double est8 = std::chrono::duration<double>(Clock::now() - t0).count() * static_cast<double>(data.size()) / 8;
+      if (est8 > left_s / 3)
+        return resource_exhausted("too slow to evaluate here: {} samples would take about {:.0f} s in batches of 8; {:.0f} s of the "
+                                  "budget are left", data.size(), est8, std::max(left_s, 0.0));
     }
   }
   const auto own = std::min(deadline, Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(left_s / 3 * 1000)));
