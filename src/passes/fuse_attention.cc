@@ -172,6 +172,7 @@ Status pack_qkv(ir::Graph& g, ir::Node* att) {
   att->set_input(1, nullptr);
   att->set_input(2, nullptr);
   for (ir::Node* n : p) PARE_RETURN_IF_ERROR(g.erase_node(n));
+  g.remove_dead_values();  // the separate weights now: peak memory holds one copy, not two
   if (att->inputs().size() == 3) att->remove_trailing_inputs(1);  // no mask
   att->attributes()["qkv_packed"] = ir::Attribute::of(int64_t{1});
   return ok_status();

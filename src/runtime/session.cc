@@ -2,6 +2,7 @@
 
 #include "kernels/registry.h"
 
+#include <malloc.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -97,6 +98,9 @@ Result<std::unique_ptr<Session>> Session::create(std::unique_ptr<ir::Model> mode
   if (options.num_threads > 0) omp_set_num_threads(options.num_threads);
   PARE_RETURN_IF_ERROR(passes::run_passes(*s->model_, passes::lowering_pipeline()));
   PARE_RETURN_IF_ERROR(passes::run_passes(*s->model_, passes::optimization_pipeline(options.opt_level)));
+  // The passes freed the tensors they replaced (folded, fused, repacked weights); hand those
+  // heap pages back before planning allocates the packed weights, so peak RSS holds one copy.
+  malloc_trim(0);
   const ir::Graph& g = *s->model_->graph;
   for (const ir::Value* v : g.inputs()) s->inputs_.push_back({v->name(), v->type()});
   for (const ir::Value* v : g.outputs()) s->outputs_.push_back({v->name(), v->type()});
