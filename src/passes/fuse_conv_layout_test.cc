@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "passes/test_graph.h"
 #include "runtime/session.h"
 
 namespace pare {
@@ -60,7 +61,7 @@ class Builder {
 
   // Outputs of the graph as built, with the given options.
   std::vector<Tensor> run(int opt_level, bool reference, std::map<std::string, int>* op_counts = nullptr) {
-    auto copy = clone();
+    auto copy = test_util::copy_test_model(*model_);
     runtime::SessionOptions o;
     o.opt_level = opt_level;
     o.reference_kernels = reference;
@@ -80,30 +81,6 @@ class Builder {
   }
 
  private:
-  // A fresh copy of the model (a Session consumes its model): rebuilt node by node.
-  std::unique_ptr<ir::Model> clone() {
-    auto m = std::make_unique<ir::Model>();
-    m->opsets = model_->opsets;
-    ir::Graph& g = *m->graph;
-    std::map<const ir::Value*, ir::Value*> map;
-    for (ir::Value* v : g_.inputs()) {
-      ir::Value* c = g.add_value(v->name());
-      c->type() = v->type();
-      g.add_input(c);
-      map[v] = c;
-    }
-    for (ir::Value* v : g_.initializers()) map[v] = g.add_initializer(v->name(), *v->initializer());
-    for (const auto& n : g_.nodes()) {
-      std::vector<ir::Value*> ins, outs;
-      for (ir::Value* v : n->inputs()) ins.push_back(v ? map.at(v) : nullptr);
-      for (ir::Value* v : n->outputs()) outs.push_back(map[v] = g.add_value(v->name()));
-      ir::Node* c = g.add_node(n->op_type(), ins, outs, n->domain(), n->name());
-      for (const auto& [k, a] : n->attributes()) c->attributes()[k] = a.copy_value();
-    }
-    for (ir::Value* v : g_.outputs()) g.outputs().push_back(map.at(v));
-    return m;
-  }
-
   std::unique_ptr<ir::Model> model_;
   ir::Graph& g_;
   std::mt19937 rng_;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "passes/test_graph.h"
 #include "runtime/session.h"
 
 namespace pare {
@@ -106,7 +107,7 @@ class QBuilder {
     runtime::SessionOptions o;
     o.opt_level = opt_level;
     o.reference_kernels = reference;
-    auto s = runtime::Session::create(clone(), o);
+    auto s = runtime::Session::create(test_util::copy_test_model(*model_), o);
     EXPECT_TRUE(s.ok()) << s.status().to_string();
     if (!s.ok()) return {};
     if (op_counts) {
@@ -125,29 +126,6 @@ class QBuilder {
   }
 
  private:
-  std::unique_ptr<ir::Model> clone() {
-    auto m = std::make_unique<ir::Model>();
-    m->opsets = model_->opsets;
-    ir::Graph& g = *m->graph;
-    std::map<const ir::Value*, ir::Value*> map;
-    for (ir::Value* v : g_.inputs()) {
-      ir::Value* c = g.add_value(v->name());
-      c->type() = v->type();
-      g.add_input(c);
-      map[v] = c;
-    }
-    for (ir::Value* v : g_.initializers()) map[v] = g.add_initializer(v->name(), *v->initializer());
-    for (const auto& n : g_.nodes()) {
-      std::vector<ir::Value*> ins, outs;
-      for (ir::Value* v : n->inputs()) ins.push_back(v ? map.at(v) : nullptr);
-      for (ir::Value* v : n->outputs()) outs.push_back(map[v] = g.add_value(v->name()));
-      ir::Node* c = g.add_node(n->op_type(), ins, outs, n->domain(), n->name());
-      for (const auto& [k, a] : n->attributes()) c->attributes()[k] = a.copy_value();
-    }
-    for (ir::Value* v : g_.outputs()) g.outputs().push_back(map.at(v));
-    return m;
-  }
-
   std::unique_ptr<ir::Model> model_;
   ir::Graph& g_;
   std::mt19937 rng_;
