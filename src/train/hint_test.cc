@@ -13,20 +13,13 @@
 #include "onnx/onnx.h"
 #include "ops/grad/gradient.h"
 #include "runtime/session.h"
+#include "train/test_tensors.h"
 #include "train/trainer.h"
 
 namespace pare::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-Tensor randn(const Shape& s, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> n(0.0f, scale);
-  Tensor t = Tensor::create(DataType::kFloat32, s).value();
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = n(rng);
-  return t;
-}
 
 ir::Value* typed(ir::Graph& g, const std::string& name, std::vector<ir::Dim> dims) {
   ir::Value* v = g.add_value(name);

@@ -14,20 +14,13 @@
 #include "runtime/session.h"
 #include "stb/stb_image_write.h"
 #include "train/data.h"
+#include "train/test_tensors.h"
 #include "train/trainer.h"
 
 namespace pare::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-Tensor randn(const Shape& s, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> n(0.0f, scale);
-  Tensor t = Tensor::create(DataType::kFloat32, s).value();
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = n(rng);
-  return t;
-}
 
 // x [N, 4] → Gemm(4→8) → BatchNorm-free MLP → Relu → Dropout → Gemm(8→3) logits.
 std::unique_ptr<ir::Model> mlp(const std::string& extra_op = "", bool dropout = false) {
