@@ -30,6 +30,11 @@ PARE = sys.argv[1] if len(sys.argv) > 1 else "build/pare"
 ORT_DIR = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "build/ort")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORT_RUN = os.path.join(HERE, "..", "quant", "ort_run.js")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "quant"))
+import test_quant as q  # noqa: E402  (ensure_ort: the ONNX Runtime peer, shared)
+
+q.ORT_DIR = ORT_DIR
+ensure_ort = q.ensure_ort
 
 
 def pare(*args, ok=True):
@@ -77,21 +82,6 @@ def export(net, path):
     torch.onnx.export(net, x, path, input_names=["x"], output_names=["y"], opset_version=13,
                       dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE)  # keeps BatchNormalization nodes (eval semantics)
-
-
-def ensure_ort():
-    mod = os.path.join(ORT_DIR, "node_modules", "onnxruntime-node", "bin")
-    if os.path.isdir(mod):
-        return None
-    os.makedirs(ORT_DIR, exist_ok=True)
-    try:
-        p = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", ORT_DIR,
-                            "onnxruntime-node@1.30.0"], capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"npm install onnxruntime-node failed: {e}"
-    if p.returncode != 0 or not os.path.isdir(mod):
-        return f"npm install onnxruntime-node failed: {p.stderr[-500:]}"
-    return None
 
 
 def ort_run(model, x, tmp):
