@@ -87,15 +87,21 @@ class FastAttention final : public ops::Kernel {
     const int64_t out_row = w.heads * w.dv;
     float* out = y->data<float>();
     int failed = 0;
+    if (scratch_.size() < static_cast<size_t>(threads)) scratch_.resize(static_cast<size_t>(threads));
+    const size_t need = static_cast<size_t>(std::min(kRowBlock, w.sq) * w.skv + kRowBlock);
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-      std::vector<float> scores(static_cast<size_t>(std::min(kRowBlock, w.sq) * w.skv));
-      std::vector<float> inv(static_cast<size_t>(kRowBlock));
+      // Per-thread scores block and row sums, kept between runs (runs of a planned shape
+      // allocate nothing).
+      std::vector<float>& buf = scratch_[static_cast<size_t>(omp_get_thread_num())];
+      if (buf.size() < need) buf.resize(need);
+      float* const scores = buf.data();
+      float* const inv = scores + need - kRowBlock;
 #pragma omp for schedule(static)
       for (int64_t t = 0; t < tasks; ++t) {
         const int64_t blk = t % blocks, h = (t / blocks) % w.heads, b = t / (blocks * w.heads);
         const int64_t i0 = blk * kRowBlock, rows = std::min(kRowBlock, w.sq - i0);
-        float* s = scores.data();
+        float* s = scores;
         float* o = out + (b * w.sq + i0) * out_row + h * w.dv;
         failed |= dnnl_sgemm('N', 'T', rows, w.skv, w.dk, w.scale, w.q_at(b, h, i0), w.q_row, w.k_at(b, h, 0), w.k_row, 0.0f, s,
                              w.skv) != dnnl_success;
@@ -112,6 +118,7 @@ class FastAttention final : public ops::Kernel {
 
  private:
   ops::AttentionAttrs attrs_;
+  std::vector<std::vector<float>> scratch_;  // one buffer per OpenMP thread
 };
 
 bool attention_applies(const ops::KernelInit& init) { return init.input_is(0, DataType::kFloat32); }
