@@ -1,6 +1,7 @@
 #include "llm/model.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -135,21 +136,47 @@ Status Model::build() {
   return ok_status();
 }
 
+Model::HugeBuffer& Model::HugeBuffer::operator=(HugeBuffer&& o) noexcept {
+  std::swap(data, o.data);
+  std::swap(size, o.size);
+  return *this;
+}
+
+Model::HugeBuffer::HugeBuffer(size_t n) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  size = (n + kHuge - 1) / kHuge * kHuge;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  madvise(p, size, MADV_HUGEPAGE);  // advice only: without THP the pages are just 4 KiB
+  data = static_cast<uint8_t*>(p);
+}
+
+Model::HugeBuffer::~HugeBuffer() {
+  if (data) munmap(data, size);
+}
+
 // With the VNNI kernels, Q4_0/Q8_0 matrices are repacked 16 rows at a time; the source pages are
 // then released so that resident memory stays about the size of the file.
 void Model::pack_weights() {
   if (&active_kernels() != &vnni::table()) return;
-  auto pack = [&](WeightRef& w, bool release) {
-    const int64_t n = vnni::packed_bytes(w);
-    if (n == 0) return;
-    packed_.emplace_back(n);
-    vnni::pack(w, packed_.back().data());
-    w.packed = packed_.back().data();
-    if (release) file_->drop_pages(w.data, static_cast<size_t>(w.n / 16 * 16 * w.row_bytes));
-  };
+  std::vector<std::pair<WeightRef*, bool>> todo;  // weight, release its source pages
   for (LayerWeights& l : layers_)
-    for (WeightRef* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) pack(*w, true);
-  pack(output_, output_.data != tok_embd_.data);  // a tied output still serves embedding rows
+    for (WeightRef* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) todo.emplace_back(w, true);
+  todo.emplace_back(&output_, output_.data != tok_embd_.data);  // a tied output still serves embedding rows
+  // One mapping for all of them, so that rounding to huge pages wastes at most one.
+  size_t total = 0;
+  for (auto& [w, release] : todo) total += (static_cast<size_t>(vnni::packed_bytes(*w)) + 63) / 64 * 64;
+  if (total == 0) return;
+  packed_ = HugeBuffer(total);
+  uint8_t* at = packed_.data;
+  for (auto& [w, release] : todo) {
+    const int64_t n = vnni::packed_bytes(*w);
+    if (n == 0) continue;
+    vnni::pack(*w, at);
+    w->packed = at;
+    at += (static_cast<size_t>(n) + 63) / 64 * 64;
+    if (release) file_->drop_pages(w->data, static_cast<size_t>(w->n / 16 * 16 * w->row_bytes));
+  }
 }
 
 Result<KvType> parse_kv_type(const std::string& s) {
