@@ -19,8 +19,15 @@ Result<std::shared_ptr<AlignedBuffer>> AlignedBuffer::create(size_t bytes) {
   std::shared_ptr<AlignedBuffer> b(new AlignedBuffer());
   size_t rounded = (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
   if (rounded == 0) rounded = kTensorAlignment;
-  void* p = std::aligned_alloc(kTensorAlignment, rounded);
+  // Large buffers (weights, packed weights, big activations) are placed on 2 MiB boundaries and
+  // advised for transparent huge pages: kernels stream them whole, and with 4 KiB pages every
+  // 4 KiB costs a TLB miss (the system default here is THP only where advised).
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = rounded >= 2 * kHuge;
+  if (huge) rounded = (rounded + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(huge ? kHuge : kTensorAlignment, rounded);
   if (p == nullptr) return resource_exhausted("out of memory allocating {} bytes", bytes);
+  if (huge) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only
   std::memset(p, 0, rounded);
   b->data_ = p;
   b->size_ = bytes;
