@@ -4,6 +4,12 @@
 // elements broadcast along the last axis ([N], [1, N], …); activations as in
 // fuse_activation.h (GELU included, after fuse_gelu). The fused kernel prepacks B once
 // and runs the bias and activation as the GEMM's epilogue.
+//
+// Gemm(A, B, C; transA = 0, transB, alpha, beta) → [activation] is the same with
+// B' = alpha·op(B) made [K, N] and bias = beta·C, for a constant B and a constant C of N
+// elements along the rows ([N] or [1, N]): PyTorch exports every nn.Linear on 2-D input so.
+#include <algorithm>
+
 #include "passes/fuse_activation.h"
 #include "passes/pass.h"
 #include "passes/pass_util.h"
@@ -16,6 +22,27 @@ struct Match {
   ir::Value* bias = nullptr;
   Epilogue epi;
 };
+
+bool match_gemm(ir::Node* gemm, Match& m) {
+  if (!is_op(*gemm, "Gemm") || gemm->attr_int("transA", 0) != 0) return false;
+  const Tensor* b = constant_value(gemm->input(1));
+  const ir::Value* a = gemm->input(0);
+  if (!b || b->rank() != 2 || b->dtype() != DataType::kFloat32 || !a || a->type().dtype != DataType::kFloat32) {
+    return false;
+  }
+  const int64_t n = gemm->attr_int("transB", 0) != 0 ? b->dim(0) : b->dim(1);
+  m = Match{gemm};
+  if (gemm->input(2)) {
+    const Tensor* c = constant_value(gemm->input(2));
+    if (!c || c->dtype() != DataType::kFloat32 || c->numel() != n || c->rank() < 1 || c->rank() > 2 ||
+        c->dim(c->rank() - 1) != n) {
+      return false;  // C per element or per row: not a bias
+    }
+    m.bias = gemm->input(2);
+  }
+  absorb_activation(gemm->output(0), m.epi);
+  return true;
+}
 
 bool match(ir::Node* mm, Match& m) {
   if (!is_op(*mm, "MatMul")) return false;
@@ -46,12 +73,28 @@ bool match(ir::Node* mm, Match& m) {
 Result<bool> fuse_matmul_activation(ir::Model& model) {
   return rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
     Match m;
-    if (!match(n, m)) return false;
+    const bool gemm = match_gemm(n, m);
+    if (!gemm && !match(n, m)) return false;
     std::vector<ir::Value*> ins{m.mm->input(0), m.mm->input(1)};
+    if (gemm) {  // B' = alpha·op(B) as [K, N]
+      const Tensor& b = *constant_value(m.mm->input(1));
+      const bool tb = m.mm->attr_int("transB", 0) != 0;
+      const float alpha = m.mm->attr_float("alpha", 1.0f);
+      const int64_t k = tb ? b.dim(1) : b.dim(0), nn = tb ? b.dim(0) : b.dim(1);
+      if (tb || alpha != 1.0f) {
+        Tensor w = Tensor::create(DataType::kFloat32, {k, nn}).value();
+        const float* pb = b.data<float>();
+        float* pw = w.data<float>();
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < nn; ++j) pw[i * nn + j] = alpha * (tb ? pb[j * k + i] : pb[i * nn + j]);
+        ins[1] = g.add_initializer(g.unique_name(m.mm->input(1)->name() + "/kn"), std::move(w));
+      }
+    }
     if (m.bias) {
       const Tensor& c = *constant_value(m.bias);
+      const float beta = gemm ? m.mm->attr_float("beta", 1.0f) : 1.0f;
       Tensor v = Tensor::create(DataType::kFloat32, {c.numel()}).value();
-      std::copy(c.data<float>(), c.data<float>() + c.numel(), v.data<float>());
+      std::transform(c.data<float>(), c.data<float>() + c.numel(), v.data<float>(), [&](float x) { return beta * x; });
       ins.push_back(g.add_initializer(g.unique_name(m.bias->name() + "/vector"), std::move(v)));
     }
     std::vector<ir::Node*> nodes{m.mm};

@@ -162,5 +162,36 @@ TEST(Passes, MatMulAddBecomesGemm) {
   expect_same_outputs(b, random_tensor({4, 6}, 13));
 }
 
+TEST(Passes, GemmWithConstantWeightBecomesFusedMatMul) {
+  // transB, alpha, beta, C [N], then Relu: one FusedMatMul with B' = alpha·Bᵀ, bias = beta·C.
+  Builder b = [](ir::Graph& g) {
+    ir::Value* x = input(g, "x", {3, 7});
+    ir::Value *p = g.add_value("p"), *y = g.add_value("y");
+    ir::Node* gemm = g.add_node("Gemm", {x, g.add_initializer("w", random_tensor({5, 7}, 21)),
+                                         g.add_initializer("c", random_tensor({5}, 22))}, {p});
+    gemm->attributes()["transB"] = ir::Attribute::of(int64_t{1});
+    gemm->attributes()["alpha"] = ir::Attribute::of(0.5f);
+    gemm->attributes()["beta"] = ir::Attribute::of(2.0f);
+    g.add_node("Relu", {p}, {y});
+    g.outputs().push_back(y);
+  };
+  auto m = make(b);
+  ASSERT_TRUE(run_passes(*m, {{"fuse_matmul_activation", fuse_matmul_activation}, {"eliminate_dead_code", eliminate_dead_code}}).ok());
+  EXPECT_EQ(m->graph->num_nodes(), 1u);
+  EXPECT_EQ(m->graph->outputs()[0]->producer()->op_type(), "FusedMatMul");
+  expect_same_outputs(b, random_tensor({3, 7}, 23));
+  // C per element [M, N] is not a bias: the Gemm stays.
+  Builder per_element = [](ir::Graph& g) {
+    ir::Value* x = input(g, "x", {3, 7});
+    ir::Value* y = g.add_value("y");
+    g.add_node("Gemm", {x, g.add_initializer("w", random_tensor({7, 5}, 24)), g.add_initializer("c", random_tensor({3, 5}, 25))}, {y});
+    g.outputs().push_back(y);
+  };
+  auto m2 = make(per_element);
+  ASSERT_TRUE(run_passes(*m2, {{"fuse_matmul_activation", fuse_matmul_activation}}).ok());
+  EXPECT_EQ(m2->graph->outputs()[0]->producer()->op_type(), "Gemm");
+  expect_same_outputs(per_element, random_tensor({3, 7}, 26));
+}
+
 }  // namespace
 }  // namespace pare::passes
