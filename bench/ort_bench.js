@@ -1,7 +1,8 @@
 // ONNX Runtime (npm onnxruntime-node, CPU execution provider) side of bench/compare.py.
 //   node bench/ort_bench.js MODEL.onnx META.json THREADS WARMUP ITERS
 // Inputs as `pare bench` generates them: floats uniform in [0,1), integers 0.
-// Prints one JSON object: load_ms, latencies_ms (each timed run), peak_rss_bytes.
+// Prints one JSON object: load_ms, latencies_ms (each timed run), cpu_ms_per_run (process CPU
+// time of the timed runs / runs), peak_rss_bytes.
 const ort = require('onnxruntime-node');
 const fs = require('fs');
 
@@ -28,12 +29,15 @@ async function main() {
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
   for (let i = 0; i < Number(warmup); ++i) await session.run(feeds);
   const lat = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < Number(iters); ++i) {
     const s = process.hrtime.bigint();
     await session.run(feeds);
     lat.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerRun = (cpu.user + cpu.system) / 1e3 / Math.max(1, Number(iters));
   const rss = process.resourceUsage().maxRSS * 1024;
-  console.log(JSON.stringify({load_ms: loadMs, latencies_ms: lat, peak_rss_bytes: rss}));
+  console.log(JSON.stringify({load_ms: loadMs, latencies_ms: lat, cpu_ms_per_run: cpuMsPerRun, peak_rss_bytes: rss}));
 }
 main().catch((e) => { console.error(e); process.exit(1); });

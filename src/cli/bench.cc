@@ -14,6 +14,13 @@
 namespace pare::cli {
 namespace {
 
+// User + system CPU time of this process (all threads), ms.
+double process_cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -49,7 +56,7 @@ void add_bench(CLI::App& app, int& rc) {
   cmd->add_option("-b,--batch", o->batch, "batch size for generated inputs (the first dim, when symbolic)");
   cmd->add_option("-i,--input", o->inputs.files, "[NAME=]FILE (.npy/.pb); other inputs are generated");
   cmd->add_option("--shape", o->shape_specs, "NAME=d0,d1,... shape of a generated input (symbolic dims default to 1)");
-  cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, peak_rss_bytes, arena_bytes");
+  cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, cpu_ms_per_run (process CPU time of the timed runs / runs), peak_rss_bytes, arena_bytes");
   cmd->add_flag("--profile", o->profile, "print the ops that take the most time");
   auto n_prompt = std::make_shared<int64_t>(128);
   cmd->add_option("-p,--n-prompt", *n_prompt, "GGUF models: prompt tokens per prompt-processing run (default 128); -n is then the "
@@ -101,6 +108,7 @@ void add_bench(CLI::App& app, int& rc) {
     }
     (*s)->clear_profile();
     std::vector<double> lat;
+    const double cpu0 = process_cpu_ms();
     const auto t_all = std::chrono::steady_clock::now();
     for (int i = 0; i < o->iters; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -114,6 +122,7 @@ void add_bench(CLI::App& app, int& rc) {
     }
     bar.finish();
     const double total_s = ms_since(t_all) / 1000;
+    const double cpu_per_run = (process_cpu_ms() - cpu0) / o->iters;
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double p) { return lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]; };
     int64_t batch = 1;
@@ -130,6 +139,7 @@ void add_bench(CLI::App& app, int& rc) {
                           {"load_ms", load_ms},
                           {"latency_ms", {{"min", lat.front()}, {"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
                           {"throughput_per_s", throughput},
+                          {"cpu_ms_per_run", cpu_per_run},
                           {"peak_rss_bytes", peak_rss_bytes()},
                           {"arena_bytes", arena}};
       std::cout << j.dump() << "\n";
@@ -138,6 +148,7 @@ void add_bench(CLI::App& app, int& rc) {
                 << fmt::format("latency     min {:.3f}  p50 {:.3f}  p90 {:.3f}  p99 {:.3f} ms ({} runs)\n", lat.front(),
                                pct(0.5), pct(0.9), pct(0.99), o->iters)
                 << fmt::format("throughput  {:.1f} samples/s (batch {})\n", throughput, batch)
+                << fmt::format("cpu time    {:.3f} ms per run (all threads; on a busy machine steadier than latency)\n", cpu_per_run)
                 << fmt::format("memory      peak RSS {:.1f} MB, arena peak {:.1f} MB\n", peak_rss_bytes() / 1e6, arena / 1e6);
     }
     if (o->profile) {
