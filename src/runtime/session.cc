@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <ctime>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -62,6 +63,12 @@ class FrameRunner final : public ops::SubgraphRunner {
 };
 
 namespace {
+
+int64_t thread_cpu_us() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1000000 + t.tv_nsec / 1000;
+}
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -259,6 +266,7 @@ Result<std::vector<RunValue>> Session::run_plan(const GraphPlan& plan, Frame* pa
     outs.assign(step.outputs.size(), RunValue());
     ops::KernelContext ctx(*step.node, std::move(ins), &outs, &runner, options_.num_threads, &pool_);
     const int64_t t0 = options_.profile ? now_us() : 0;
+    const int64_t c0 = options_.profile ? thread_cpu_us() : 0;
     Status st = step.kernel->run(ctx);
     if (!st.ok()) {
       // Kernel errors already name the node; add it where a shared helper did not.
@@ -268,7 +276,8 @@ Result<std::vector<RunValue>> Session::run_plan(const GraphPlan& plan, Frame* pa
       return st;
     }
     if (options_.profile) {
-      events_.push_back({step.node->name(), step.node->op_type(), step.kernel_name, t0 - epoch_us_, now_us() - t0});
+      events_.push_back({step.node->name(), step.node->op_type(), step.kernel_name, t0 - epoch_us_, now_us() - t0,
+                         thread_cpu_us() - c0});
     }
     for (size_t i = 0; i < step.outputs.size(); ++i) {
       if (step.outputs[i] >= 0) frame.slots[step.outputs[i]] = std::move(outs[i]);

@@ -36,6 +36,7 @@ struct Frame;
 struct ProfileEvent {
   std::string node, op, kernel;
   int64_t start_us = 0, duration_us = 0;
+  int64_t thread_cpu_us = 0;  // CPU time of the calling thread (all of it at 1 thread; steady under load)
 };
 
 class Session {
