@@ -85,6 +85,73 @@ GenerateOptions greedy(int64_t n) {
   return o;
 }
 
+// Continuous batching: sequences evaluated together (prompts of different lengths in one pass,
+// then one token each per step, a prompt beside decode steps) give
+// the logits each gets alone.
+TEST(LlmBatch, BatchedStepsMatchSequencesRunAlone) {
+  auto m = Model::load(write_model("batch"));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  const std::vector<std::vector<int32_t>> prompts = {{1, 40, 41, 42, 43}, {1, 100, 7}, {1, 9, 8, 7, 6, 5, 4}};
+  const std::vector<std::vector<int32_t>> next = {{50, 51, 52}, {60, 61, 62}, {70, 71, 72}};
+  const KvType kv[3] = {KvType::kF16, KvType::kF16, KvType::kF16};  // (head size 16: no q8_0 cache)
+  const int64_t V = (*m)->config().n_vocab;
+  // Alone: prompt, then each next token; logits after the prompt and after each token.
+  std::vector<std::vector<std::vector<float>>> want(3);
+  for (int i = 0; i < 3; ++i) {
+    auto ctx = Context::create(*m, 32, kv[i]);
+    ASSERT_TRUE(ctx.ok());
+    auto r = (*ctx)->eval(prompts[i].data(), static_cast<int64_t>(prompts[i].size()));
+    ASSERT_TRUE(r.ok());
+    want[i].emplace_back(*r, *r + V);
+    for (int32_t t : next[i]) {
+      r = (*ctx)->eval(&t, 1);
+      ASSERT_TRUE(r.ok());
+      want[i].emplace_back(*r, *r + V);
+    }
+  }
+  auto expect_near = [&](const float* got, const std::vector<float>& w, const std::string& what) {
+    for (int64_t v = 0; v < V; ++v) ASSERT_NEAR(got[v], w[v], 1e-4f * (1 + std::abs(w[v]))) << what << " vocab " << v;
+  };
+  std::vector<std::unique_ptr<Context>> ctx;
+  for (int i = 0; i < 3; ++i) ctx.push_back(std::move(Context::create(*m, 32, kv[i])).value());
+  Scratch scratch;
+  // Step 1: prompts of sequences 0 and 1 together; sequence 2 waits.
+  auto r = eval_batch({{ctx[0].get(), prompts[0].data(), 5}, {ctx[1].get(), prompts[1].data(), 3}}, scratch);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  expect_near((*r)[0], want[0][0], "prompt 0");
+  expect_near((*r)[1], want[1][0], "prompt 1");
+  // Step 2: sequence 2's prompt beside the first decode step of 0 and 1.
+  r = eval_batch({{ctx[0].get(), &next[0][0], 1}, {ctx[2].get(), prompts[2].data(), 7}, {ctx[1].get(), &next[1][0], 1}}, scratch);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  expect_near((*r)[0], want[0][1], "decode 0.0");
+  expect_near((*r)[1], want[2][0], "prompt 2");
+  expect_near((*r)[2], want[1][1], "decode 1.0");
+  // Then all three, one token each, at different positions.
+  r = eval_batch({{ctx[2].get(), &next[2][0], 1}, {ctx[0].get(), &next[0][1], 1}, {ctx[1].get(), &next[1][1], 1}}, scratch);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  expect_near((*r)[0], want[2][1], "decode 2.0");
+  expect_near((*r)[1], want[0][2], "decode 0.1");
+  expect_near((*r)[2], want[1][2], "decode 1.1");
+  EXPECT_EQ(ctx[0]->n_past(), 7);
+  EXPECT_EQ(ctx[2]->n_past(), 8);
+
+  // Bad batches fail whole, before any cache changes.
+  const int32_t bad = static_cast<int32_t>(V);
+  auto e = eval_batch({{ctx[0].get(), &next[0][2], 1}, {ctx[0].get(), &next[0][2], 1}}, scratch);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("appears twice"), std::string::npos) << e.status().message();
+  e = eval_batch({{ctx[0].get(), &next[0][2], 1}, {ctx[1].get(), &bad, 1}}, scratch);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("outside the vocabulary"), std::string::npos) << e.status().message();
+  std::vector<int32_t> many(30, 5);
+  e = eval_batch({{ctx[1].get(), many.data(), 30}}, scratch);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("do not fit"), std::string::npos) << e.status().message();
+  EXPECT_FALSE(eval_batch({}, scratch).ok());
+  EXPECT_EQ(ctx[0]->n_past(), 7);
+  EXPECT_EQ(ctx[1]->n_past(), 5);
+}
+
 TEST(LlmGenerator, MissingMetadataIsNamed) {
   auto m = Model::load(write_model("nokey", true));
   ASSERT_FALSE(m.ok());

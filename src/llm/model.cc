@@ -206,143 +206,209 @@ Result<std::unique_ptr<Context>> Context::create(std::shared_ptr<const Model> mo
 
 void Context::truncate(int64_t n_past) { n_past_ = std::clamp<int64_t>(n_past, 0, n_past_); }
 
-void Context::matmul(const WeightRef& w, const float* x, int64_t T, float* y, bool reuse_acts) {
-  const QActs* qa = nullptr;
-  if (uses_qacts(w.type)) {
-    if (!(reuse_acts && qa_src_ == x && qa_.k == w.k && qa_.rows == T)) {
-      kern_->quantize_acts(x, T, w.k, &qa_);
-      qa_src_ = x;
-    }
-    qa = &qa_;
-  }
-  kern_->matmul(w, x, qa, T, y);
-}
+// One forward pass over ROWS (each a token of some sequence at some position).
+struct Forward {
+  struct Row {
+    Context* ctx;
+    int64_t pos;
+  };
+  const Model& m;
+  const KernelTable& kt;
+  Scratch& s;
 
-void Context::attention(int64_t layer, int64_t T, const float* q, float* out) {
-  const ModelConfig& c = model_->config();
-  const int64_t hd = c.head_dim, kv_dim = c.n_head_kv * hd, group = c.n_head / c.n_head_kv;
-  const uint8_t* K = k_.data() + layer * n_ctx_ * kv_row_;
-  const uint8_t* V = v_.data() + layer * n_ctx_ * kv_row_;
-  const int64_t row = kv_row_, head_bytes = kv_type_ == KvType::kQ8_0 ? hd / 32 * 34 : hd * 2;
-  const bool q8 = kv_type_ == KvType::kQ8_0;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const KernelTable& kt = *kern_;
-  const int64_t n_past = n_past_, n_ctx = n_ctx_;
-#pragma omp parallel if (T * c.n_head * (n_past + T) * hd >= (1 << 16))
-  {
-    std::vector<float> s(n_ctx);
+  void matmul(const WeightRef& w, const float* x, int64_t T, float* y, bool reuse_acts) {
+    const QActs* qa = nullptr;
+    if (uses_qacts(w.type)) {
+      if (!(reuse_acts && s.qa_src == x && s.qa.k == w.k && s.qa.rows == T)) {
+        kt.quantize_acts(x, T, w.k, &s.qa);
+        s.qa_src = x;
+      }
+      qa = &s.qa;
+    }
+    kt.matmul(w, x, qa, T, y);
+  }
+
+  // Row t attends to positions 0..pos of its own sequence's cache (its own key included: the
+  // keys and values of this pass are stored before).
+  void attention(int64_t layer, const std::vector<Row>& rows, const float* q, float* out) {
+    const ModelConfig& c = m.config();
+    const int64_t T = static_cast<int64_t>(rows.size());
+    const int64_t hd = c.head_dim, group = c.n_head / c.n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    int64_t max_keys = 0;
+    for (const Row& r : rows) max_keys = std::max(max_keys, r.pos + 1);
+#pragma omp parallel if (T * c.n_head * max_keys * hd >= (1 << 16))
+    {
+      std::vector<float> sc(max_keys);
 #pragma omp for schedule(static)
-    for (int64_t th = 0; th < T * c.n_head; ++th) {
-      const int64_t t = th / c.n_head, h = th % c.n_head, kvh = h / group;
-      const int64_t n_keys = n_past + t + 1;  // causal: positions ≤ this token's
-      const float* qv = q + t * c.n_head * hd + h * hd;
-      float mx = -INFINITY;
-      for (int64_t p = 0; p < n_keys; ++p) {
-        const uint8_t* kp = K + p * row + kvh * head_bytes;
-        s[p] = (q8 ? kt.dot_q8(kp, qv, hd) : kt.dot_f16(reinterpret_cast<const uint16_t*>(kp), qv, hd)) * scale;
-        mx = std::max(mx, s[p]);
-      }
-      float sum = 0;
-      for (int64_t p = 0; p < n_keys; ++p) sum += (s[p] = std::exp(s[p] - mx));
-      float* o = out + t * c.n_head * hd + h * hd;
-      std::fill(o, o + hd, 0.0f);
-      const float inv = 1.0f / sum;
-      for (int64_t p = 0; p < n_keys; ++p) {
-        const uint8_t* vp = V + p * row + kvh * head_bytes;
-        if (q8) kt.axpy_q8(s[p] * inv, vp, o, hd);
-        else kt.axpy_f16(s[p] * inv, reinterpret_cast<const uint16_t*>(vp), o, hd);
-      }
-    }
-  }
-}
-
-Result<const float*> Context::eval(const int32_t* tokens, int64_t T, bool all_logits) {
-  const Model& m = *model_;
-  const ModelConfig& c = m.config();
-  if (T <= 0) return invalid_input("eval: no tokens");
-  if (n_past_ + T > n_ctx_)
-    return invalid_input("{} tokens do not fit in the context: {} already used of {}", T, n_past_, n_ctx_);
-  for (int64_t t = 0; t < T; ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.n_vocab) return invalid_input("token id {} is outside the vocabulary (0..{})", tokens[t], c.n_vocab - 1);
-  const int64_t E = c.n_embd, hd = c.head_dim, q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd;
-  x_.resize(T * E);
-  h_.resize(T * std::max(E, q_dim));
-  q_.resize(T * q_dim);
-  k_cur_.resize(T * kv_dim);
-  v_cur_.resize(T * kv_dim);
-  attn_.resize(T * q_dim);
-  gate_.resize(T * c.n_ff);
-  up_.resize(T * c.n_ff);
-  for (int64_t t = 0; t < T; ++t)
-    PARE_RETURN_IF_ERROR(gguf::dequantize(m.tok_embd_.type, m.tok_embd_.data + tokens[t] * m.tok_embd_.row_bytes, &x_[t * E], E));
-
-  // RoPE angles per (token, pair): θᵢ = pos/scale · base^(−2i/n_rot) / fᵢ.
-  const int64_t n_pairs = c.n_rot / 2;
-  std::vector<float> cosv(T * n_pairs), sinv(T * n_pairs);
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < n_pairs; ++i) {
-      double theta = (n_past_ + t) / c.rope_scale * std::pow(c.rope_base, -2.0 * i / c.n_rot);
-      if (!m.rope_factors_.empty()) theta /= m.rope_factors_[i];
-      cosv[t * n_pairs + i] = static_cast<float>(std::cos(theta));
-      sinv[t * n_pairs + i] = static_cast<float>(std::sin(theta));
-    }
-  auto rope = [&](float* v, int64_t heads) {
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t h = 0; h < heads; ++h) {
-        float* x = v + (t * heads + h) * hd;
-        for (int64_t i = 0; i < n_pairs; ++i) {
-          const int64_t i0 = c.rope_neox ? i : 2 * i, i1 = c.rope_neox ? i + hd / 2 : 2 * i + 1;
-          const float cs = cosv[t * n_pairs + i], sn = sinv[t * n_pairs + i];
-          const float a = x[i0], b = x[i1];
-          x[i0] = a * cs - b * sn;
-          x[i1] = a * sn + b * cs;
+      for (int64_t th = 0; th < T * c.n_head; ++th) {
+        const int64_t t = th / c.n_head, h = th % c.n_head, kvh = h / group;
+        const Context& cx = *rows[t].ctx;
+        const bool q8 = cx.kv_type_ == KvType::kQ8_0;
+        const int64_t row = cx.kv_row_, head_bytes = q8 ? hd / 32 * 34 : hd * 2;
+        const uint8_t* K = cx.k_.data() + layer * cx.n_ctx_ * row;
+        const uint8_t* V = cx.v_.data() + layer * cx.n_ctx_ * row;
+        const int64_t n_keys = rows[t].pos + 1;  // causal: positions ≤ this token's
+        const float* qv = q + t * c.n_head * hd + h * hd;
+        float mx = -INFINITY;
+        for (int64_t p = 0; p < n_keys; ++p) {
+          const uint8_t* kp = K + p * row + kvh * head_bytes;
+          sc[p] = (q8 ? kt.dot_q8(kp, qv, hd) : kt.dot_f16(reinterpret_cast<const uint16_t*>(kp), qv, hd)) * scale;
+          mx = std::max(mx, sc[p]);
+        }
+        float sum = 0;
+        for (int64_t p = 0; p < n_keys; ++p) sum += (sc[p] = std::exp(sc[p] - mx));
+        float* o = out + t * c.n_head * hd + h * hd;
+        std::fill(o, o + hd, 0.0f);
+        const float inv = 1.0f / sum;
+        for (int64_t p = 0; p < n_keys; ++p) {
+          const uint8_t* vp = V + p * row + kvh * head_bytes;
+          if (q8) kt.axpy_q8(sc[p] * inv, vp, o, hd);
+          else kt.axpy_f16(sc[p] * inv, reinterpret_cast<const uint16_t*>(vp), o, hd);
         }
       }
-  };
-  if (c.rope_neox && c.n_rot != hd) return unsupported("partial rotary dims with neox-style rope");
-
-  for (int64_t li = 0; li < c.n_layer; ++li) {
-    const LayerWeights& L = m.layers_[li];
-    for (int64_t t = 0; t < T; ++t) rms_norm(&x_[t * E], L.attn_norm.data(), &h_[t * E], E, c.rms_eps);
-    matmul(L.wq, h_.data(), T, q_.data(), false);
-    matmul(L.wk, h_.data(), T, k_cur_.data(), true);
-    matmul(L.wv, h_.data(), T, v_cur_.data(), true);
-    if (!L.bq.empty())
-      for (int64_t t = 0; t < T; ++t) {
-        for (int64_t i = 0; i < q_dim; ++i) q_[t * q_dim + i] += L.bq[i];
-        for (int64_t i = 0; i < kv_dim; ++i) k_cur_[t * kv_dim + i] += L.bk[i], v_cur_[t * kv_dim + i] += L.bv[i];
-      }
-    rope(q_.data(), c.n_head);
-    rope(k_cur_.data(), c.n_head_kv);
-    uint8_t* K = k_.data() + (li * n_ctx_ + n_past_) * kv_row_;
-    uint8_t* V = v_.data() + (li * n_ctx_ + n_past_) * kv_row_;
-    if (kv_type_ == KvType::kQ8_0) {
-      (void)gguf::quantize(gguf::GgmlType::kQ8_0, k_cur_.data(), K, T * kv_dim);  // kv_dim % 32 == 0 checked in create
-      (void)gguf::quantize(gguf::GgmlType::kQ8_0, v_cur_.data(), V, T * kv_dim);
-    } else {
-      kern_->store_f16(k_cur_.data(), reinterpret_cast<uint16_t*>(K), T * kv_dim);
-      kern_->store_f16(v_cur_.data(), reinterpret_cast<uint16_t*>(V), T * kv_dim);
     }
-    attention(li, T, q_.data(), attn_.data());
-    matmul(L.wo, attn_.data(), T, h_.data(), false);
-    for (int64_t i = 0; i < T * E; ++i) x_[i] += h_[i];
-
-    for (int64_t t = 0; t < T; ++t) rms_norm(&x_[t * E], L.ffn_norm.data(), &h_[t * E], E, c.rms_eps);
-    matmul(L.gate, h_.data(), T, gate_.data(), false);
-    matmul(L.up, h_.data(), T, up_.data(), true);
-    for (int64_t i = 0; i < T * c.n_ff; ++i) {
-      const float g = gate_[i];
-      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
-    }
-    matmul(L.down, gate_.data(), T, h_.data(), false);
-    for (int64_t i = 0; i < T * E; ++i) x_[i] += h_[i];
   }
-  const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
-  for (int64_t t = first; t < T; ++t) rms_norm(&x_[t * E], m.output_norm_.data(), &h_[(t - first) * E], E, c.rms_eps);
-  logits_.resize(rows * c.n_vocab);
-  matmul(m.output_, h_.data(), rows, logits_.data(), false);
+
+  // Logits of the rows OUT_ROWS, [out_rows × n_vocab] in s.logits.
+  Status run(const int32_t* tokens, const std::vector<Row>& rows, const std::vector<int64_t>& out_rows) {
+    const ModelConfig& c = m.config();
+    const int64_t T = static_cast<int64_t>(rows.size());
+    const int64_t E = c.n_embd, hd = c.head_dim, q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd;
+    s.x.resize(T * E);
+    s.h.resize(T * std::max(E, q_dim));
+    s.q.resize(T * q_dim);
+    s.k_cur.resize(T * kv_dim);
+    s.v_cur.resize(T * kv_dim);
+    s.attn.resize(T * q_dim);
+    s.gate.resize(T * c.n_ff);
+    s.up.resize(T * c.n_ff);
+    s.qa_src = nullptr;
+    for (int64_t t = 0; t < T; ++t)
+      PARE_RETURN_IF_ERROR(gguf::dequantize(m.tok_embd_.type, m.tok_embd_.data + tokens[t] * m.tok_embd_.row_bytes, &s.x[t * E], E));
+
+    // RoPE angles per (token, pair): θᵢ = pos/scale · base^(−2i/n_rot) / fᵢ.
+    const int64_t n_pairs = c.n_rot / 2;
+    std::vector<float> cosv(T * n_pairs), sinv(T * n_pairs);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t i = 0; i < n_pairs; ++i) {
+        double theta = rows[t].pos / c.rope_scale * std::pow(c.rope_base, -2.0 * i / c.n_rot);
+        if (!m.rope_factors_.empty()) theta /= m.rope_factors_[i];
+        cosv[t * n_pairs + i] = static_cast<float>(std::cos(theta));
+        sinv[t * n_pairs + i] = static_cast<float>(std::sin(theta));
+      }
+    auto rope = [&](float* v, int64_t heads) {
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < heads; ++h) {
+          float* x = v + (t * heads + h) * hd;
+          for (int64_t i = 0; i < n_pairs; ++i) {
+            const int64_t i0 = c.rope_neox ? i : 2 * i, i1 = c.rope_neox ? i + hd / 2 : 2 * i + 1;
+            const float cs = cosv[t * n_pairs + i], sn = sinv[t * n_pairs + i];
+            const float a = x[i0], b = x[i1];
+            x[i0] = a * cs - b * sn;
+            x[i1] = a * sn + b * cs;
+          }
+        }
+    };
+    if (c.rope_neox && c.n_rot != hd) return unsupported("partial rotary dims with neox-style rope");
+
+    for (int64_t li = 0; li < c.n_layer; ++li) {
+      const LayerWeights& L = m.layers_[li];
+      for (int64_t t = 0; t < T; ++t) rms_norm(&s.x[t * E], L.attn_norm.data(), &s.h[t * E], E, c.rms_eps);
+      matmul(L.wq, s.h.data(), T, s.q.data(), false);
+      matmul(L.wk, s.h.data(), T, s.k_cur.data(), true);
+      matmul(L.wv, s.h.data(), T, s.v_cur.data(), true);
+      if (!L.bq.empty())
+        for (int64_t t = 0; t < T; ++t) {
+          for (int64_t i = 0; i < q_dim; ++i) s.q[t * q_dim + i] += L.bq[i];
+          for (int64_t i = 0; i < kv_dim; ++i) s.k_cur[t * kv_dim + i] += L.bk[i], s.v_cur[t * kv_dim + i] += L.bv[i];
+        }
+      rope(s.q.data(), c.n_head);
+      rope(s.k_cur.data(), c.n_head_kv);
+      for (int64_t t = 0; t < T; ++t) {  // this pass's keys and values into each row's cache
+        Context& cx = *rows[t].ctx;
+        uint8_t* K = cx.k_.data() + (li * cx.n_ctx_ + rows[t].pos) * cx.kv_row_;
+        uint8_t* V = cx.v_.data() + (li * cx.n_ctx_ + rows[t].pos) * cx.kv_row_;
+        if (cx.kv_type_ == KvType::kQ8_0) {
+          (void)gguf::quantize(gguf::GgmlType::kQ8_0, &s.k_cur[t * kv_dim], K, kv_dim);  // kv_dim % 32 == 0 checked in create
+          (void)gguf::quantize(gguf::GgmlType::kQ8_0, &s.v_cur[t * kv_dim], V, kv_dim);
+        } else {
+          kt.store_f16(&s.k_cur[t * kv_dim], reinterpret_cast<uint16_t*>(K), kv_dim);
+          kt.store_f16(&s.v_cur[t * kv_dim], reinterpret_cast<uint16_t*>(V), kv_dim);
+        }
+      }
+      attention(li, rows, s.q.data(), s.attn.data());
+      matmul(L.wo, s.attn.data(), T, s.h.data(), false);
+      for (int64_t i = 0; i < T * E; ++i) s.x[i] += s.h[i];
+
+      for (int64_t t = 0; t < T; ++t) rms_norm(&s.x[t * E], L.ffn_norm.data(), &s.h[t * E], E, c.rms_eps);
+      matmul(L.gate, s.h.data(), T, s.gate.data(), false);
+      matmul(L.up, s.h.data(), T, s.up.data(), true);
+      for (int64_t i = 0; i < T * c.n_ff; ++i) {
+        const float g = s.gate[i];
+        s.gate[i] = g / (1.0f + std::exp(-g)) * s.up[i];
+      }
+      matmul(L.down, s.gate.data(), T, s.h.data(), false);
+      for (int64_t i = 0; i < T * E; ++i) s.x[i] += s.h[i];
+    }
+    const int64_t n_out = static_cast<int64_t>(out_rows.size());
+    for (int64_t j = 0; j < n_out; ++j) rms_norm(&s.x[out_rows[j] * E], m.output_norm_.data(), &s.h[j * E], E, c.rms_eps);
+    s.logits.resize(n_out * c.n_vocab);
+    matmul(m.output_, s.h.data(), n_out, s.logits.data(), false);
+    return ok_status();
+  }
+};
+
+namespace {
+
+Status check_tokens(const Context& ctx, const int32_t* tokens, int64_t T) {
+  const ModelConfig& c = ctx.model().config();
+  if (T <= 0) return invalid_input("eval: no tokens");
+  if (ctx.n_past() + T > ctx.n_ctx())
+    return invalid_input("{} tokens do not fit in the context: {} already used of {}", T, ctx.n_past(), ctx.n_ctx());
+  for (int64_t t = 0; t < T; ++t)
+    if (tokens[t] < 0 || tokens[t] >= c.n_vocab) return invalid_input("token id {} is outside the vocabulary (0..{})", tokens[t], c.n_vocab - 1);
+  return ok_status();
+}
+
+}  // namespace
+
+Result<const float*> Context::eval(const int32_t* tokens, int64_t T, bool all_logits) {
+  PARE_RETURN_IF_ERROR(check_tokens(*this, tokens, T));
+  std::vector<Forward::Row> rows(T);
+  for (int64_t t = 0; t < T; ++t) rows[t] = {this, n_past_ + t};
+  std::vector<int64_t> out_rows;
+  for (int64_t t = all_logits ? 0 : T - 1; t < T; ++t) out_rows.push_back(t);
+  PARE_RETURN_IF_ERROR((Forward{*model_, *kern_, scratch_}.run(tokens, rows, out_rows)));
   n_past_ += T;
-  return logits_.data();
+  return scratch_.logits.data();
+}
+
+Result<std::vector<const float*>> eval_batch(const std::vector<SeqTokens>& seqs, Scratch& scratch) {
+  if (seqs.empty()) return invalid_input("eval_batch: no sequences");
+  const Model* model = seqs[0].ctx ? seqs[0].ctx->model_.get() : nullptr;
+  std::vector<int32_t> tokens;
+  std::vector<Forward::Row> rows;
+  std::vector<int64_t> out_rows;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const SeqTokens& e = seqs[i];
+    if (!e.ctx || e.ctx->model_.get() != model) return invalid_input("eval_batch: entry {} has no context or another model", i);
+    for (size_t j = 0; j < i; ++j)
+      if (seqs[j].ctx == e.ctx) return invalid_input("eval_batch: a context appears twice (entries {} and {})", j, i);
+    PARE_RETURN_IF_ERROR(check_tokens(*e.ctx, e.tokens, e.n));
+    for (int64_t t = 0; t < e.n; ++t) {
+      tokens.push_back(e.tokens[t]);
+      rows.push_back({e.ctx, e.ctx->n_past_ + t});
+    }
+    out_rows.push_back(static_cast<int64_t>(rows.size()) - 1);
+  }
+  PARE_RETURN_IF_ERROR((Forward{*model, *seqs[0].ctx->kern_, scratch}.run(tokens.data(), rows, out_rows)));
+  std::vector<const float*> out;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    seqs[i].ctx->n_past_ += seqs[i].n;
+    out.push_back(scratch.logits.data() + i * model->config().n_vocab);
+  }
+  return out;
 }
 
 }  // namespace pare::llm

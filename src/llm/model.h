@@ -48,6 +48,7 @@ class Model {
 
  private:
   friend class Context;
+  friend struct Forward;
   Model() = default;
   Status build();
   void pack_weights();
@@ -79,6 +80,31 @@ class Model {
 enum class KvType { kF16, kQ8_0 };
 Result<KvType> parse_kv_type(const std::string& s);  // "f16" | "q8_0"
 
+class Context;
+
+// Work buffers of one forward pass: activations, quantized activations, logits.
+struct Scratch {
+  std::vector<float> x, h, q, k_cur, v_cur, attn, gate, up, logits;
+  QActs qa;
+  const float* qa_src = nullptr;  // what qa currently holds
+};
+
+// Tokens to append to one sequence in a batched step.
+struct SeqTokens {
+  Context* ctx = nullptr;
+  const int32_t* tokens = nullptr;
+  int64_t n = 0;
+};
+
+// Continuous batching: one forward pass over the tokens of several sequences (each context at
+// most once, all of one model), e.g. the next token of every running request, or one request's
+// prompt beside the others' decode steps. Rows go through the weight matmuls together (the
+// weights are read once per step, not once per sequence); RoPE positions, the KV cache and
+// attention are each row's own sequence's. Returns per entry the logits of its last token,
+// pointing into SCRATCH (valid until its next use). Bad entries fail the whole call before
+// anything is computed.
+Result<std::vector<const float*>> eval_batch(const std::vector<SeqTokens>& seqs, Scratch& scratch);
+
 // One sequence: KV cache and scratch. Not thread-safe; one per concurrent sequence.
 class Context {
  public:
@@ -96,9 +122,9 @@ class Context {
   const Model& model() const { return *model_; }
 
  private:
+  friend Result<std::vector<const float*>> eval_batch(const std::vector<SeqTokens>& seqs, Scratch& scratch);
+  friend struct Forward;
   Context() = default;
-  void attention(int64_t layer, int64_t T, const float* q, float* out);
-  void matmul(const WeightRef& w, const float* x, int64_t T, float* y, bool reuse_acts);
 
   std::shared_ptr<const Model> model_;
   const KernelTable* kern_ = nullptr;
@@ -106,9 +132,7 @@ class Context {
   KvType kv_type_ = KvType::kF16;
   int64_t kv_row_ = 0;            // bytes of one position's keys (or values) in one layer
   std::vector<uint8_t> k_, v_;    // [layer][pos][n_head_kv·head_dim] as f16 or q8_0 blocks
-  std::vector<float> x_, h_, q_, k_cur_, v_cur_, attn_, gate_, up_, logits_, scores_;
-  QActs qa_;
-  const float* qa_src_ = nullptr;  // what qa_ currently holds
+  Scratch scratch_;
 };
 
 }  // namespace pare::llm
