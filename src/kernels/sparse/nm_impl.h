@@ -97,40 +97,45 @@ inline V perm(V xb, I c) {
 
 constexpr int H = static_cast<int>(L / kW);  // vectors per block
 
-// Rows r0 .. r0+R of A times column block b; S independent accumulator sets (over groups).
-// NN: the pattern's N when it is 1, 2 or 4 (unrolled), 0 for any other (read from g).
-template <int MM, int NN, int R, int S>
+// Rows r0 .. r0+R of A times the CB column blocks b .. b+CB; S independent accumulator sets
+// (over groups). NN: the pattern's N when it is 1, 2 or 4 (unrolled), 0 for any other.
+template <int MM, int NN, int R, int S, int CB = 1>
 void tile(const NmArgs& g, int64_t b, int64_t r0) {
+  constexpr int HB = CB * H;  // vectors per row of the tile
   const int64_t K = g.k, N = g.n, G = g.groups;
   const int nn = NN > 0 ? NN : g.nn;
-  const float* val = g.val + b * G * nn * L;
-  const void* code = static_cast<const char*>(g.code) + b * G * nn * (MM == 4 ? 4 : 8);
+  const float* val[CB];
+  const void* code[CB];
+#pragma GCC unroll 2
+  for (int cb = 0; cb < CB; ++cb) {
+    val[cb] = g.val + (b + cb) * G * nn * L;
+    code[cb] = static_cast<const char*>(g.code) + (b + cb) * G * nn * (MM == 4 ? 4 : 8);
+  }
   const float* a = g.a + r0 * K;
-  V acc[S][R][H];
+  V acc[S][R][HB];
 #pragma GCC unroll 8
   for (int s = 0; s < S; ++s)
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-      for (int h = 0; h < H; ++h) acc[s][r][h] = zero();
-  auto group = [&](int64_t gi, V(&ac)[R][H]) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+      for (int h = 0; h < HB; ++h) acc[s][r][h] = zero();
+  auto group = [&](int64_t gi, V(&ac)[R][HB]) __attribute__((always_inline)) {
     V xb[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) xb[r] = xgroup<MM>(a + r * K + gi * MM);
-    const float* v = val + gi * nn * L;
 #pragma GCC unroll 4
     for (int i = 0; i < nn; ++i) {
-      V vv[H];
-      I c[H];
-#pragma GCC unroll 2
-      for (int h = 0; h < H; ++h) {
-        vv[h] = load(v + i * L + h * kW);
-        c[h] = ctrl<MM>(code, gi * nn + i, h);
+      V vv[HB];
+      I c[HB];
+#pragma GCC unroll 4
+      for (int h = 0; h < HB; ++h) {
+        vv[h] = load(val[h / H] + (gi * nn + i) * L + (h % H) * kW);
+        c[h] = ctrl<MM>(code[h / H], gi * nn + i, h % H);
       }
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-        for (int h = 0; h < H; ++h) ac[r][h] = fma(vv[h], perm<MM>(xb[r], c[h]), ac[r][h]);
+#pragma GCC unroll 4
+        for (int h = 0; h < HB; ++h) ac[r][h] = fma(vv[h], perm<MM>(xb[r], c[h]), ac[r][h]);
     }
   };
   int64_t gi = 0;
@@ -139,21 +144,23 @@ void tile(const NmArgs& g, int64_t b, int64_t r0) {
     for (int s = 0; s < S; ++s) group(gi + s, acc[s]);
   }
   for (; gi < G; ++gi) group(gi, acc[0]);
-  const float* tv = g.tail_val + b * g.tail * L;
   for (int64_t t = 0; t < g.tail; ++t) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const V xs = bcast(a[r * K + G * MM + t]);
-#pragma GCC unroll 2
-      for (int h = 0; h < H; ++h) acc[0][r][h] = fma(load(tv + t * L + h * kW), xs, acc[0][r][h]);
+#pragma GCC unroll 4
+      for (int h = 0; h < HB; ++h) {
+        const float* tv = g.tail_val + ((b + h / H) * g.tail + t) * L + (h % H) * kW;
+        acc[0][r][h] = fma(load(tv), xs, acc[0][r][h]);
+      }
     }
   }
-  const int64_t j0 = b * L, lanes = min64(L, N - j0);
-  alignas(64) float out[L];
+  const int64_t j0 = b * L, lanes = min64(CB * L, N - j0);
+  alignas(64) float out[CB * L];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-    for (int h = 0; h < H; ++h) {
+#pragma GCC unroll 4
+    for (int h = 0; h < HB; ++h) {
       V sum = acc[0][r][h];
 #pragma GCC unroll 8
       for (int s = 1; s < S; ++s) sum = add(sum, acc[s][r][h]);
@@ -164,29 +171,45 @@ void tile(const NmArgs& g, int64_t b, int64_t r0) {
   }
 }
 
+// GEMM tiles: rows in tiles of kMaxR (then 4, 2, 1) over CB column blocks.
+template <int MM, int NN, int CB>
+void rows(const NmArgs& g, int64_t b) {
+  const int64_t M = g.m;
+  int64_t r = 0;
+  for (; r + kMaxR <= M; r += kMaxR) tile<MM, NN, kMaxR, 1, CB>(g, b, r);
+  if constexpr (kMaxR > 4) {
+    if (M - r >= 4) {
+      tile<MM, NN, 4, 1, CB>(g, b, r);
+      r += 4;
+    }
+  }
+  if (M - r >= 2) {
+    tile<MM, NN, 2, 2, CB>(g, b, r);
+    r += 2;
+  }
+  if (M - r >= 1) tile<MM, NN, 1, 4, CB>(g, b, r);
+}
+
 template <int MM, int NN>
 void run(const NmArgs& g) {
   const int64_t M = g.m;
   const bool big = g.blocks * (g.groups * g.nn + g.tail) * L * M >= 65536;
+  if (M == 1) {  // GEMV: 4 accumulator sets for FMA latency
 #pragma omp parallel for num_threads(g.threads) schedule(dynamic, 4) if (big)
-  for (int64_t b = 0; b < g.blocks; ++b) {
-    if (M == 1) {  // GEMV: 4 accumulator sets for FMA latency
-      tile<MM, NN, 1, 4>(g, b, 0);
-      continue;
+    for (int64_t b = 0; b < g.blocks; ++b) tile<MM, NN, 1, 4>(g, b, 0);
+    return;
+  }
+  // GEMM: pairs of column blocks with AVX-512 (the x broadcasts serve 32 columns), else one.
+  constexpr int CB = kW == 16 ? 2 : 1;
+  const int64_t units = (g.blocks + CB - 1) / CB;
+#pragma omp parallel for num_threads(g.threads) schedule(dynamic, 2) if (big)
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t b = u * CB;
+    if (b + CB <= g.blocks) {
+      rows<MM, NN, CB>(g, b);
+    } else {
+      rows<MM, NN, 1>(g, b);
     }
-    int64_t r = 0;
-    for (; r + kMaxR <= M; r += kMaxR) tile<MM, NN, kMaxR, 1>(g, b, r);
-    if constexpr (kMaxR > 4) {
-      if (M - r >= 4) {
-        tile<MM, NN, 4, 1>(g, b, r);
-        r += 4;
-      }
-    }
-    if (M - r >= 2) {
-      tile<MM, NN, 2, 2>(g, b, r);
-      r += 2;
-    }
-    if (M - r >= 1) tile<MM, NN, 1, 4>(g, b, r);
   }
 }
 
