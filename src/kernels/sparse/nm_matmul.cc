@@ -1,10 +1,10 @@
 // MatMul, Gemm and com.pare.FusedMatMul whose weight B is a constant holding an N:M pattern
 // along K (`pare prune --method nm`), on the kernels of nm_weight.h. Priority 25, over oneDNN
 // (10) and the CSR kernel (20): on an N:M weight nm was measured faster than both (1:4 at
-// 75% zeros: ~3× CSR). The plan picks it where B holds a pattern of density N/M ≤
-// kNmMaxDensity* and A has fewer than kNmMaxRows rows (when known), the range where it was
-// measured faster than oneDNN; it leaves B to CSR where that applies and B holds under
-// kNmMinFill of the nonzeros the pattern stores (unstructured sparsity).
+// 75% zeros: ~4× CSR). The plan picks it where B holds a pattern of density N/M ≤
+// kNmMaxDensity (measured faster than oneDNN for 1 to 128 rows); it leaves B to CSR where
+// that applies and B holds under kNmMinFill of the nonzeros the pattern stores (unstructured
+// sparsity whose runs happen to fit a pattern).
 // B is packed once at plan time and the dense initializer is released.
 #include "kernels/sparse/matmul_node.h"
 #include "kernels/sparse/nm_weight.h"
@@ -19,12 +19,10 @@ using sparse::NmWeight;
 bool applies(const ops::KernelInit& init) {
   sparse::MatMulShape sh;
   if (!sparse::matmul_shape(init, sparse::kMinWeights, sh)) return false;
-  if (sh.rows_known && sh.rows >= sparse::kNmMaxRows) return false;
   const auto p = NmWeight::detect(sh.b->data<float>(), sh.k, sh.n, sparse::spec_of(init.node).trans_b);
   if (!p) return false;
   const double nm_density = static_cast<double>(p->n) / p->m;
-  const double limit = sh.rows_known && sh.rows == 1 ? sparse::kNmMaxDensityGemv : sparse::kNmMaxDensityGemm;
-  if (nm_density > limit) return false;
+  if (nm_density > sparse::kNmMaxDensity) return false;
   // Leave B to the CSR kernel where that applies and B has under half the nonzeros the pattern
   // stores (unstructured sparsity whose runs happen to fit a pattern): CSR skips more.
   const double d = sparse::density(sh.b->data<float>(), sh.b->numel());
