@@ -17,7 +17,9 @@ namespace {
 
 void* alloc64(size_t bytes) { return std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64)); }
 
-// The largest number of nonzeros in a run of m along K, over all columns and full groups.
+// The largest number of nonzeros in a run of m along K, over all columns and full groups;
+// stops early (returning more than m/2) once no pattern of m is possible, so a dense weight
+// costs the plan one group or column, not a pass over B.
 int64_t max_per_group(const float* b, int64_t k, int64_t n, bool transposed, int m) {
   const int64_t groups = k / m;
   int64_t worst = 0;
@@ -29,6 +31,7 @@ int64_t max_per_group(const float* b, int64_t k, int64_t n, bool transposed, int
         for (int p = 0; p < m; ++p) c += col[g * m + p] != 0.0f;
         worst = std::max(worst, c);
       }
+      if (2 * worst > m) return worst;
     }
     return worst;
   }
@@ -40,7 +43,7 @@ int64_t max_per_group(const float* b, int64_t k, int64_t n, bool transposed, int
       for (int64_t j = 0; j < n; ++j) count[j] += row[j] != 0.0f;
     }
     worst = std::max<int64_t>(worst, *std::max_element(count.begin(), count.end()));
-    if (worst == m) break;  // dense: no pattern of m
+    if (2 * worst > m) break;
   }
   return worst;
 }
