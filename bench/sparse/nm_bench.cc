@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/registry.h"
+#include "runtime/buffer_pool.h"
 #include "kernels/sparse/nm_weight.h"
 #include "kernels/sparse/sparse_weight.h"
 
@@ -129,8 +130,9 @@ int main(int argc, char** argv) {
       for (int64_t i = 0; i < at.numel(); ++i) at.data<float>()[i] = u(rng);
       RunValue av(at);
       std::vector<RunValue> outs[3] = {std::vector<RunValue>(1), std::vector<RunValue>(1), std::vector<RunValue>(1)};
+      runtime::BufferPool pool;  // outputs from a pool, as in a session (no fresh pages per call)
       auto call = [&](int which) {
-        ops::KernelContext ctx(*node, {&av}, &outs[which], nullptr, threads);
+        ops::KernelContext ctx(*node, {&av}, &outs[which], nullptr, threads, &pool);
         Status st = ks[which]->run(ctx);
         if (!st.ok()) {
           std::fprintf(stderr, "run: %s\n", st.to_string().c_str());
