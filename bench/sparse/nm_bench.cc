@@ -4,7 +4,7 @@
 // K holds exactly N nonzeros at random positions) and A [M, K]. Alternating rounds; per round
 // each kernel runs for ~min-ms; medians over rounds and the ratios dense/nm (and dense/csr).
 //   build/nm_bench [--k 4096] [--n 4096] [--m 1,8,64] [--nm 2:4,1:4,2:8] [--rounds 7]
-//                  [--threads T] [--min-ms 60] [--csr 1]
+//                  [--threads T] [--min-ms 60] [--csr 1] [--isa avx512|avx2|generic]
 #include <omp.h>
 
 #include <algorithm>
@@ -69,6 +69,12 @@ int main(int argc, char** argv) {
     else if (f == "--threads") threads = std::atoi(argv[i + 1]);
     else if (f == "--min-ms") min_ms = std::atof(argv[i + 1]);
     else if (f == "--csr") csr = std::atoi(argv[i + 1]) != 0;
+    else if (f == "--isa") {
+      if (!kernels::sparse::force_sparse_isa(argv[i + 1])) {
+        std::fprintf(stderr, "this CPU cannot run --isa %s\n", argv[i + 1]);
+        return 2;
+      }
+    }
     else {
       std::fprintf(stderr, "unknown option %s\n", f.c_str());
       return 2;

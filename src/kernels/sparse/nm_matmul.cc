@@ -2,7 +2,8 @@
 // along K (`pare prune --method nm`), on the kernels of nm_weight.h. Priority 25, over oneDNN
 // (10) and the CSR kernel (20): on an N:M weight nm was measured faster than both (1:4 at
 // 75% zeros: ~4× CSR). The plan picks it where B holds a pattern of density N/M ≤
-// kNmMaxDensity (measured faster than oneDNN for 1 to 128 rows); it leaves B to CSR where
+// kNmMaxDensity (measured faster than oneDNN for 1 to 128 rows; stricter without AVX-512,
+// never on the scalar build); it leaves B to CSR where
 // that applies and B holds under kNmMinFill of the nonzeros the pattern stores (unstructured
 // sparsity whose runs happen to fit a pattern).
 // B is packed once at plan time and the dense initializer is released.
@@ -22,7 +23,10 @@ bool applies(const ops::KernelInit& init) {
   const auto p = NmWeight::detect(sh.b->data<float>(), sh.k, sh.n, sparse::spec_of(init.node).trans_b);
   if (!p) return false;
   const double nm_density = static_cast<double>(p->n) / p->m;
-  if (nm_density > sparse::kNmMaxDensity) return false;
+  const std::string isa = sparse::sparse_isa();
+  if (isa == "generic") return false;  // the scalar build: slower than oneDNN
+  const bool gemv = sh.rows_known && sh.rows == 1;
+  if (nm_density > (isa == "avx512" || gemv ? sparse::kNmMaxDensity : sparse::kNmMaxDensityAvx2Gemm)) return false;
   // Leave B to the CSR kernel where that applies and B has under half the nonzeros the pattern
   // stores (unstructured sparsity whose runs happen to fit a pattern): CSR skips more.
   const double d = sparse::density(sh.b->data<float>(), sh.b->numel());

@@ -289,6 +289,27 @@ TEST(NmKernels, OtherWeightsKeepTheirKernel) {
   }
 }
 
+TEST(NmKernels, PlanFollowsTheIsa) {
+  // 2:4 for 4 rows: nm with AVX-512; with AVX2 only from 1:4 (or for one row); never scalar.
+  auto kernel_for = [](int n_keep, int64_t rows) {
+    auto [kernels, diff] = compare([&] {
+      std::mt19937 rng(12);
+      return build("MatMul", {rows, 256}, {256, 96}, random_nm(256, 96, n_keep, 4, false, rng), 0);
+    });
+    EXPECT_LT(diff, 1e-4);
+    return kernels.at(0);
+  };
+  if (kernels::sparse::force_sparse_isa("avx512")) EXPECT_EQ(kernel_for(2, 4), "nm");
+  if (kernels::sparse::force_sparse_isa("avx2")) {
+    EXPECT_EQ(kernel_for(2, 4), "onednn");
+    EXPECT_EQ(kernel_for(2, 1), "nm");
+    EXPECT_EQ(kernel_for(1, 4), "nm");
+  }
+  ASSERT_TRUE(kernels::sparse::force_sparse_isa("generic"));
+  EXPECT_EQ(kernel_for(2, 1), "onednn");
+  kernels::sparse::force_sparse_isa("");
+}
+
 TEST(NmKernels, PrunedModelRunsOnNmAndMatchesReference) {
   // A 2-layer MLP (MatMul + Relu, Gemm transB) with dense weights, pruned 2:4 by prune_model.
   auto make = [] {

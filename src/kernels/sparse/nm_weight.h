@@ -58,10 +58,13 @@ struct NmWeight {
   static std::optional<NmWeight> pack(const float* b, int64_t k, int64_t n, bool transposed, NmPattern p);
 };
 
-// The plan uses the nm kernel when B holds an N:M pattern of density N/M at most this: every
-// such pattern was measured faster than the dense oneDNN kernel on 4096×4096 for A with 1 to
-// 128 rows (docs/sparse.md, build/nm_bench), so there is no row limit.
+// The plan uses the nm kernel (AVX-512) when B holds an N:M pattern of density N/M at most
+// this: every such pattern was measured faster than the dense oneDNN kernel on 4096×4096 for A
+// with 1 to 128 rows (docs/sparse.md, build/nm_bench), so there is no row limit.
 inline constexpr double kNmMaxDensity = 0.5;
+// Without AVX-512 (the AVX2 build, measured by forcing it here) 2:4 wins only for GEMV, so A
+// with more (or unknown) rows needs N/M at most this; the scalar build is never used.
+inline constexpr double kNmMaxDensityAvx2Gemm = 0.25;
 // On a weight the CSR kernel also takes, nm is used only when B holds at least this fraction
 // of the N/M density its pattern stores (else B is unstructured and CSR skips more zeros).
 inline constexpr double kNmMinFill = 0.5;
