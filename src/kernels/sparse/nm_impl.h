@@ -171,23 +171,21 @@ void tile(const NmArgs& g, int64_t b, int64_t r0) {
   }
 }
 
-// GEMM tiles: rows in tiles of kMaxR (then 4, 2, 1) over CB column blocks.
+// GEMM tiles: rows r .. r1 in tiles of kMaxR (then 4, 2, 1) over CB column blocks.
 template <int MM, int NN, int CB>
-void rows(const NmArgs& g, int64_t b) {
-  const int64_t M = g.m;
-  int64_t r = 0;
-  for (; r + kMaxR <= M; r += kMaxR) tile<MM, NN, kMaxR, 1, CB>(g, b, r);
+void rows(const NmArgs& g, int64_t b, int64_t r, int64_t r1) {
+  for (; r + kMaxR <= r1; r += kMaxR) tile<MM, NN, kMaxR, 1, CB>(g, b, r);
   if constexpr (kMaxR > 4) {
-    if (M - r >= 4) {
+    if (r1 - r >= 4) {
       tile<MM, NN, 4, 1, CB>(g, b, r);
       r += 4;
     }
   }
-  if (M - r >= 2) {
+  if (r1 - r >= 2) {
     tile<MM, NN, 2, 2, CB>(g, b, r);
     r += 2;
   }
-  if (M - r >= 1) tile<MM, NN, 1, 4, CB>(g, b, r);
+  if (r1 - r >= 1) tile<MM, NN, 1, 4, CB>(g, b, r);
 }
 
 template <int MM, int NN>
@@ -200,15 +198,23 @@ void run(const NmArgs& g) {
     return;
   }
   // GEMM: pairs of column blocks with AVX-512 (the x broadcasts serve 32 columns), else one.
+  // With few column units per thread (small N), rows are split too, in multiples of kMaxR.
   constexpr int CB = kW == 16 ? 2 : 1;
   const int64_t units = (g.blocks + CB - 1) / CB;
-#pragma omp parallel for num_threads(g.threads) schedule(dynamic, 2) if (big)
-  for (int64_t u = 0; u < units; ++u) {
-    const int64_t b = u * CB;
+  const int64_t want = 4 * static_cast<int64_t>(g.threads);
+  int64_t chunk = M;
+  if (g.threads > 1 && units < want) {
+    const int64_t per = (M * units + want - 1) / want;
+    chunk = min64(M, (per + kMaxR - 1) / kMaxR * kMaxR);
+  }
+  const int64_t chunks = (M + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(g.threads) schedule(dynamic, 1) if (big)
+  for (int64_t item = 0; item < units * chunks; ++item) {
+    const int64_t b = item / chunks * CB, r0 = item % chunks * chunk, r1 = min64(M, r0 + chunk);
     if (b + CB <= g.blocks) {
-      rows<MM, NN, CB>(g, b);
+      rows<MM, NN, CB>(g, b, r0, r1);
     } else {
-      rows<MM, NN, 1>(g, b);
+      rows<MM, NN, 1>(g, b, r0, r1);
     }
   }
 }
