@@ -237,7 +237,7 @@ void dispatch(const NmArgs& g) {
   }
 }
 
-#else  // plain x86-64: scalar, the reference for the vector builds
+#else  // plain x86-64: scalar (correct everywhere; the plan does not pick nm on this build)
 
 void dispatch(const NmArgs& g) {
   const int64_t K = g.k, N = g.n, G = g.groups, M = g.m;

@@ -18,13 +18,13 @@ using sparse::MatMulSpec;
 using sparse::NmWeight;
 
 bool applies(const ops::KernelInit& init) {
+  const std::string isa = sparse::sparse_isa();
+  if (isa == "generic") return false;  // the scalar build: slower than oneDNN
   sparse::MatMulShape sh;
   if (!sparse::matmul_shape(init, sparse::kMinWeights, sh)) return false;
   const auto p = NmWeight::detect(sh.b->data<float>(), sh.k, sh.n, sparse::spec_of(init.node).trans_b);
   if (!p) return false;
   const double nm_density = static_cast<double>(p->n) / p->m;
-  const std::string isa = sparse::sparse_isa();
-  if (isa == "generic") return false;  // the scalar build: slower than oneDNN
   const bool gemv = sh.rows_known && sh.rows == 1;
   if (nm_density > (isa == "avx512" || gemv ? sparse::kNmMaxDensity : sparse::kNmMaxDensityAvx2Gemm)) return false;
   // Leave B to the CSR kernel where that applies and B has under half the nonzeros the pattern
