@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/registry.h"
+#include "runtime/buffer_pool.h"
 #include "kernels/sparse/sparse_weight.h"
 
 using namespace pare;
@@ -110,8 +111,9 @@ int main(int argc, char** argv) {
       RunValue av(at);
       std::vector<RunValue> outs[2] = {std::vector<RunValue>(1), std::vector<RunValue>(1)};
       ops::Kernel* ks[2] = {dense->get(), sparse->get()};
+      runtime::BufferPool pool;  // outputs from a pool, as in a session (no fresh pages per call)
       auto call = [&](int which) {
-        ops::KernelContext ctx(*node, {&av}, &outs[which], nullptr, threads);
+        ops::KernelContext ctx(*node, {&av}, &outs[which], nullptr, threads, &pool);
         Status st = ks[which]->run(ctx);
         if (!st.ok()) {
           std::fprintf(stderr, "run: %s\n", st.to_string().c_str());

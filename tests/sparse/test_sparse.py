@@ -1,7 +1,9 @@
 """pare optimize --sparse-initializers end to end: sparse weights are written as ONNX
 sparse_initializer, the file is smaller, ONNX Runtime (npm onnxruntime-node 1.30, installed into
 ORT_DIR if missing) and pare load it and give the same outputs as the dense model and a numpy
-reference; --min-sparsity decides which weights; bad options are refused.
+reference; --min-sparsity decides which weights; bad options are refused. And N:M: a model
+pruned by `pare prune --method nm` (2:4 and 1:4) runs its MatMul and Gemm on the `nm` kernel
+(`pare bench --profile`) with the numpy and ONNX Runtime result of the pruned weights.
 Usage: test_sparse.py PARE ORT_DIR"""
 import os
 import subprocess
@@ -103,6 +105,49 @@ class SparseInitializers(unittest.TestCase):
             p = self.optimize("bad.onnx", "--sparse-initializers", "--min-sparsity", v, check=False)
             self.assertNotEqual(p.returncode, 0, v)
             self.assertIn("min-sparsity", p.stderr + p.stdout)
+
+
+class NmPruned(unittest.TestCase):
+    def test_pruned_model_runs_on_nm_kernel(self):
+        tmp = tempfile.mkdtemp(prefix="pare_nm_")
+        rng = np.random.default_rng(8)
+        w1 = rng.standard_normal((512, 384)).astype(np.float32)   # MatMul [K, N]
+        b1 = rng.standard_normal(384).astype(np.float32)
+        w2 = rng.standard_normal((96, 384)).astype(np.float32)    # Gemm transB [N, K]
+        b2 = rng.standard_normal(96).astype(np.float32)
+        g = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "b1"], ["h2"], name="add"),
+             helper.make_node("Relu", ["h2"], ["h3"], name="relu"),
+             helper.make_node("Gemm", ["h3", "w2", "b2"], ["y"], name="gemm", transB=1)],
+            "nm_mlp",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 512])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 96])],
+            [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+             numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b2, "b2")])
+        dense = os.path.join(tmp, "dense.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), dense)
+        x = rng.standard_normal((5, 512)).astype(np.float32)
+        err = q.ensure_ort()
+        if err:
+            self.fail(err)
+        for n, m in ((2, 4), (1, 4)):
+            pruned = os.path.join(tmp, f"nm{n}{m}.onnx")
+            q.pare("prune", dense, "-o", pruned, "--method", "nm", "--nm", f"{n}:{m}")
+            ws = {t.name: numpy_helper.to_array(t) for t in onnx.load(pruned).graph.initializer}
+            p1, p2 = ws["w1"], ws["w2"]
+            # The pattern along the input dimension: K is axis 0 of w1, axis 1 of w2 (transB).
+            self.assertLessEqual(int((p1.reshape(512 // m, m, 384) != 0).sum(axis=1).max()), n)
+            self.assertLessEqual(int((p2.reshape(96, 384 // m, m) != 0).sum(axis=2).max()), n)
+            prof = q.pare("bench", pruned, "-n", "2", "-w", "1", "-b", "5", "--profile").stdout
+            self.assertRegex(prof, r"(MatMul|FusedMatMul|Gemm) \[nm\]", prof)
+            # The profile groups by op type (MatMul + Add became a Gemm): no matmul on another kernel.
+            self.assertNotRegex(prof, r"(MatMul|FusedMatMul|Gemm) \[(?!nm\])", prof)
+            ref = np.maximum(x.astype(np.float64) @ p1 + b1, 0) @ p2.T.astype(np.float64) + b2
+            (y_pare,) = q.pare_run(pruned, {"x": x}, tmp)
+            np.testing.assert_allclose(y_pare, ref, rtol=1e-4, atol=1e-3)
+            (y_ort,) = q.ort_run(pruned, {"x": x}, tmp)
+            np.testing.assert_allclose(y_pare, y_ort, rtol=1e-4, atol=1e-3)
 
 
 if __name__ == "__main__":

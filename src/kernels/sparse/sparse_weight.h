@@ -46,6 +46,13 @@ inline constexpr double kMaxDensityGemm = 0.20;
 // Below this many weights the kernels were not measured; dense is kept.
 inline constexpr int64_t kMinWeights = 16384;
 
+// The largest density the CSR kernel is used at, for A's row count (rows_known: statically
+// known; unknown rows take the stricter of the two).
+inline double csr_density_limit(bool rows_known, int64_t rows) {
+  if (!rows_known) return kMaxDensityGemv < kMaxDensityGemm ? kMaxDensityGemv : kMaxDensityGemm;
+  return rows == 1 ? kMaxDensityGemv : kMaxDensityGemm;
+}
+
 // Fraction of nonzero entries.
 double density(const float* p, int64_t count);
 

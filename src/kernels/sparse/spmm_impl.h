@@ -112,12 +112,20 @@ void gemm(const SpmmArgs& g, const I* idx) {
     alignas(64) float tile[kCols][Mb];
     for (int64_t m0 = 0; m0 < M; m0 += Mb) {
       const int64_t mb = min64(Mb, M - m0);
+      // Aᵀ in 16×16 blocks: the 16 A rows' cache lines of a block are read once from memory.
 #pragma omp for schedule(static)
-      for (int64_t kk = 0; kk < K; ++kk) {
-        float* dst = panel + kk * Mb;
-        int64_t i = 0;
-        for (; i < mb; ++i) dst[i] = g.a[(m0 + i) * K + kk];
-        for (; i < Mb; ++i) dst[i] = 0.0f;
+      for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        const int64_t kn = min64(16, K - k0);
+        for (int64_t i0 = 0; i0 < Mb; i0 += 16) {
+          const int64_t in = i0 < mb ? min64(16, mb - i0) : 0;
+          for (int64_t kk = 0; kk < kn; ++kk) {
+            float* dst = panel + (k0 + kk) * Mb + i0;
+            const float* src = g.a + (m0 + i0) * K + k0 + kk;
+            int64_t i = 0;
+            for (; i < in; ++i) dst[i] = src[i * K];
+            for (; i < 16; ++i) dst[i] = 0.0f;
+          }
+        }
       }
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < blocks; ++b) {
