@@ -52,6 +52,9 @@ void add_serve(CLI::App& app, int& rc) {
   cmd->add_option("--parallel", o->llm.slots,
                   "GGUF model: sequences generated at once, each with its own KV cache (more requests wait in the queue)")
       ->default_val(2);
+  cmd->add_flag("!--no-continuous-batching", o->llm.continuous_batching,
+                "GGUF model: give each sequence its own decode steps instead of running the --parallel sequences' "
+                "steps as one batch (continuous batching, the default: the weights are read once per step)");
   cmd->add_option("-c,--ctx-size", o->llm.n_ctx, "GGUF model: context tokens per sequence (0: the model's, at most 4096)")
       ->default_val(0);
   cmd->add_option("--api-key-file", o->api_key_file,

@@ -37,6 +37,12 @@ Result<std::unique_ptr<Generator>> Generator::create(std::shared_ptr<const Model
   return g;
 }
 
+Result<const float*> Generator::eval(const int32_t* tokens, int64_t n) {
+  if (!batcher_) return ctx_->eval(tokens, n);
+  PARE_RETURN_IF_ERROR(batcher_->eval(*ctx_, tokens, n, logits_));
+  return logits_.data();
+}
+
 Result<GenerateResult> Generator::generate(std::string_view prompt, const GenerateOptions& opt, const TextCallback& on_text) {
   PARE_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok_.encode(prompt, opt.add_bos, opt.parse_special));
   return generate_ids(ids, opt, on_text);
@@ -69,7 +75,7 @@ Result<GenerateResult> Generator::generate_ids(const std::vector<int32_t>& promp
   const float* logits = nullptr;
   for (size_t i = keep; i < prompt.size(); i += kMaxBatch) {
     const int64_t n = std::min<int64_t>(kMaxBatch, prompt.size() - i);
-    auto r = ctx_->eval(prompt.data() + i, n);
+    auto r = eval(prompt.data() + i, n);
     if (!r.ok()) {
       cached_.clear();
       ctx_->truncate(0);
@@ -121,7 +127,7 @@ Result<GenerateResult> Generator::generate_ids(const std::vector<int32_t>& promp
       break;
     }
     if (res.completion_tokens >= opt.max_tokens || ctx_->n_past() >= n_ctx) break;
-    auto r = ctx_->eval(&id, 1);
+    auto r = eval(&id, 1);
     if (!r.ok()) return r.status();
     logits = *r;
     cached_.push_back(id);

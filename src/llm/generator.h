@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llm/batcher.h"
 #include "llm/model.h"
 #include "llm/sampler.h"
 #include "llm/tokenizer.h"
@@ -46,6 +47,9 @@ class Generator {
   const Tokenizer& tokenizer() const { return tok_; }
   const Model& model() const { return *model_; }
   Context& context() { return *ctx_; }
+  // Evaluate through BATCHER (shared with other generators of the same model: continuous
+  // batching) instead of alone; null to go back.
+  void set_batcher(std::shared_ptr<StepBatcher> batcher) { batcher_ = std::move(batcher); }
 
  private:
   Generator() = default;
@@ -53,6 +57,9 @@ class Generator {
   Tokenizer tok_;
   std::unique_ptr<Context> ctx_;
   std::vector<int32_t> cached_;  // tokens whose keys/values are in the cache
+  std::shared_ptr<StepBatcher> batcher_;
+  std::vector<float> logits_;    // the last evaluation's, when batched
+  Result<const float*> eval(const int32_t* tokens, int64_t n);
 };
 
 }  // namespace pare::llm

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "llm/generator.h"
 
@@ -150,6 +151,43 @@ TEST(LlmBatch, BatchedStepsMatchSequencesRunAlone) {
   EXPECT_FALSE(eval_batch({}, scratch).ok());
   EXPECT_EQ(ctx[0]->n_past(), 7);
   EXPECT_EQ(ctx[1]->n_past(), 5);
+}
+
+// Generators sharing a StepBatcher, run in threads at once: same greedy text as alone, and the
+// three registered sequences went through every step together.
+TEST(LlmBatch, ConcurrentGeneratorsShareSteps) {
+  auto m = Model::load(write_model("share"));
+  ASSERT_TRUE(m.ok());
+  const std::vector<std::string> prompts = {"hello", "ab ba", "hello hello"};
+  std::vector<std::string> alone;
+  for (const auto& p : prompts) {
+    auto g = Generator::create(*m, 32);
+    ASSERT_TRUE(g.ok());
+    auto r = (*g)->generate(p, greedy(20));
+    ASSERT_TRUE(r.ok());
+    alone.push_back(r->text);
+  }
+  // Registered before the threads start, so each step waits (up to the window) for all three.
+  auto batcher = std::make_shared<StepBatcher>(std::chrono::seconds(10));
+  std::vector<std::unique_ptr<Generator>> gens;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    gens.push_back(std::move(Generator::create(*m, 32)).value());
+    gens.back()->set_batcher(batcher);
+  }
+  std::vector<std::string> got(prompts.size());
+  std::vector<std::thread> threads;
+  std::vector<StepBatcher::Member> members;
+  for (size_t i = 0; i < prompts.size(); ++i) members.emplace_back(batcher.get());
+  for (size_t i = 0; i < prompts.size(); ++i)
+    threads.emplace_back([&, i, member = std::move(members[i])] {
+      auto r = gens[i]->generate(prompts[i], greedy(20));
+      got[i] = r.ok() ? r->text : "error: " + r.status().to_string();
+    });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], alone[i]) << prompts[i];
+  const StepBatcher::Stats st = batcher->stats();
+  EXPECT_EQ(st.sequences, 3 * 20);  // the prompt + 19 tokens each (the 20th sampled token is not evaluated)
+  EXPECT_EQ(st.steps, 20);
 }
 
 TEST(LlmGenerator, MissingMetadataIsNamed) {

@@ -56,6 +56,10 @@ Result<std::unique_ptr<LlmService>> LlmService::load(const std::string& path, co
     PARE_ASSIGN_OR_RETURN(auto g, llm::Generator::create(s->model_, opts.n_ctx));
     s->gens_.push_back(std::move(g));
   }
+  if (opts.continuous_batching && opts.slots > 1) {
+    s->batcher_ = std::make_shared<llm::StepBatcher>();
+    for (auto& g : s->gens_) g->set_batcher(s->batcher_);
+  }
   s->busy_.assign(s->gens_.size(), false);
   s->created_ = static_cast<int64_t>(std::time(nullptr));
   return s;
@@ -84,9 +88,14 @@ Result<LlmService::Slot> LlmService::acquire(double* wait_ms) {
 
 void LlmService::install(httplib::Server& server, Metrics& metrics) {
   server.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    json m = {{"id", name_}, {"object", "model"}, {"created", created_}, {"owned_by", "pare"},
-              {"meta", {{"n_ctx", gens_[0]->context().n_ctx()}, {"slots", gens_.size()},
-                        {"chat_format", llm::chat_format_name(chat_format_)}}}};
+    json meta = {{"n_ctx", gens_[0]->context().n_ctx()}, {"slots", gens_.size()},
+                 {"chat_format", llm::chat_format_name(chat_format_)}, {"continuous_batching", batcher_ != nullptr}};
+    if (batcher_) {
+      const llm::StepBatcher::Stats st = batcher_->stats();
+      meta["batch_steps"] = st.steps;              // forward passes run
+      meta["batch_step_sequences"] = st.sequences;  // Σ sequences per pass (> steps: shared)
+    }
+    json m = {{"id", name_}, {"object", "model"}, {"created", created_}, {"owned_by", "pare"}, {"meta", meta}};
     res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   });
   auto handle = [this, &metrics](bool chat) {
@@ -144,6 +153,7 @@ void LlmService::install(httplib::Server& server, Metrics& metrics) {
         if (threads > 0) omp_set_num_threads(threads);
         ClientWatch watch(req);
         int64_t pieces = 0;
+        llm::StepBatcher::Member member(batcher_.get());  // steps wait for this sequence
         auto g = gen.generate_ids(*ids, r->opt, [&](std::string_view) { return ++pieces % 4 != 0 || !watch.gone(); });
         if (!g.ok()) {
           send_openai_error(res, 400, g.status().message());
@@ -181,10 +191,12 @@ void LlmService::install(httplib::Server& server, Metrics& metrics) {
             if (threads > 0) omp_set_num_threads(threads);
             bool alive = !chat || event(chunk("", nullptr));
             Result<llm::GenerateResult> g = internal_error("not run");
-            if (alive)
+            if (alive) {
+              llm::StepBatcher::Member member(batcher_.get());  // steps wait for this sequence
               g = held->gen().generate_ids(*prompt_ids, r->opt, [&](std::string_view piece) {
                 return alive = event(chunk(std::string(piece), nullptr));
               });
+            }
             int code = 200;
             if (!alive) {
               code = 499;  // client gone mid-stream: generation stopped

@@ -2,8 +2,9 @@
 // POST /v1/completions, POST /v1/chat/completions (JSON, or SSE with "stream": true), on top of
 // llm::Generator. Several requests run at once on `slots` generators that share the model
 // weights, each with its own KV cache; more wait in a bounded queue (503 when full or after the
-// timeout). The decoder runs one sequence per Context, so concurrent sequences do not share
-// decode steps (no continuous batching; see docs/serving.md).
+// timeout). With more than one slot the generators share an llm::StepBatcher (continuous
+// batching): the sequences being generated go through each decode step together, and a new
+// request's prompt joins the step of the others, so the weights are read once per step.
 #pragma once
 
 #include <condition_variable>
@@ -30,6 +31,7 @@ struct LlmServeOptions {
   int threads = 0;             // compute threads per sequence (0: all cores)
   int max_queue = 64;          // requests waiting for a slot beyond this → 503
   int64_t timeout_ms = 30000;  // longest wait for a slot → 503
+  bool continuous_batching = true;  // sequences share decode steps (with slots > 1)
 };
 
 class LlmService {
@@ -62,6 +64,7 @@ class LlmService {
   std::shared_ptr<llm::Model> model_;
   llm::ChatFormat chat_format_ = llm::ChatFormat::kChatml;
   std::vector<std::unique_ptr<llm::Generator>> gens_;
+  std::shared_ptr<llm::StepBatcher> batcher_;  // null: each sequence steps alone
   std::vector<bool> busy_;
   std::mutex mu_;
   std::condition_variable cv_;

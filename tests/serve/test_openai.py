@@ -157,6 +157,30 @@ def main():
         [t.join() for t in ts]
         T.check(all(o[0] == 200 and json.loads(o[2])["choices"][0]["text"] == r for o, r in zip(out, refs)),
                 "5 concurrent requests on 2 slots, each equals its reference")
+        # continuous batching: two long generations started together share decode steps (each
+        # still equals its reference); whether they overlap in time is up to the scheduler, so
+        # up to 5 tries
+        long_refs = [reference(pare, model, p, 200)["text"] for p in prompts[:2]]
+        shared, same = False, True
+        for _ in range(5):
+            m0 = json.loads(T.req(port, "GET", "/v1/models")[2])["data"][0]["meta"]
+            go = threading.Barrier(2)
+
+            def long(i):
+                go.wait()
+                out[i] = post(port, "/v1/completions", {"prompt": prompts[i], "max_tokens": 200, "temperature": 0})
+            ts = [threading.Thread(target=long, args=(i,)) for i in range(2)]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            same &= all(out[i][0] == 200 and json.loads(out[i][2])["choices"][0]["text"] == long_refs[i] for i in range(2))
+            m1 = json.loads(T.req(port, "GET", "/v1/models")[2])["data"][0]["meta"]
+            steps, seqs = m1["batch_steps"] - m0["batch_steps"], m1["batch_step_sequences"] - m0["batch_step_sequences"]
+            if seqs > steps:
+                shared = True
+                break
+        T.check(m1["continuous_batching"] and shared and same,
+                f"continuous batching: two sequences shared decode steps ({seqs} sequence-steps in {steps} steps), "
+                "outputs unchanged")
         # cancel mid-stream: read two events, close; the generation must stop early
         m0 = T.req(port, "GET", "/metrics")[2].decode()
         comp = lambda m: int(re.search(r'pare_tokens_total\{model="tiny",kind="completion"\} (\d+)', m).group(1))
