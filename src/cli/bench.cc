@@ -35,7 +35,8 @@ int64_t peak_rss_bytes() {
 }  // namespace
 
 bool is_gguf_path(const std::string& path);  // llm_bench.cc
-int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json, const std::string& kv_type);
+int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json, const std::string& kv_type,
+              int parallel);
 
 void add_bench(CLI::App& app, int& rc) {
   auto* cmd = app.add_subcommand("bench", "Measure load time, latency (min/p50/p90/p99), throughput and memory");
@@ -64,9 +65,13 @@ void add_bench(CLI::App& app, int& rc) {
                   "generated tokens (default 64) and -w the repetitions (default 3)");
   auto kv_type = std::make_shared<std::string>("f16");
   cmd->add_option("--kv-type", *kv_type, "GGUF models: KV cache type, f16 or q8_0 (default f16)");
-  cmd->callback([o, n_prompt, kv_type, cmd, &rc] {
+  auto parallel = std::make_shared<int>(1);
+  cmd->add_option("--parallel", *parallel, "GGUF models: generation decodes this many sequences together, one batched step per "
+                  "token as `pare serve --parallel` does (continuous batching); tokens/s is then the total of all sequences (default 1)");
+  cmd->callback([o, n_prompt, kv_type, parallel, cmd, &rc] {
     if (is_gguf_path(o->model))
-      return void(rc = llm_bench(o->model, *n_prompt, cmd->count("-n") ? o->iters : 64, o->threads, cmd->count("-w") ? o->warmup : 3, o->json, *kv_type));
+      return void(rc = llm_bench(o->model, *n_prompt, cmd->count("-n") ? o->iters : 64, o->threads, cmd->count("-w") ? o->warmup : 3, o->json, *kv_type,
+                                 *parallel));
     for (const auto& spec : o->shape_specs) {
       auto sh = parse_shape_spec(spec);
       if (!sh.ok()) {

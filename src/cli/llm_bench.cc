@@ -2,7 +2,9 @@
 // model file ends in .gguf).
 //   bench: like llama-bench — prompt processing (P tokens in one batch from an empty cache) and
 //   generation (N tokens one at a time from an empty cache), tokens/s as the median of REPS runs
-//   after one warm-up, plus weight bytes per generated token and the bandwidth they imply.
+//   after one warm-up, plus weight bytes per generated token and the bandwidth they imply. With
+//   --parallel S, generation runs S sequences through each step together (llm::eval_batch, as
+//   the server's continuous batching does) and tokens/s counts all of them.
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -37,16 +39,25 @@ int64_t rss_peak() {
 
 bool is_gguf_path(const std::string& path) { return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0; }
 
-int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json, const std::string& kv_type) {
+int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int threads, int reps, bool json, const std::string& kv_type,
+              int parallel) {
   if (threads > 0) omp_set_num_threads(threads);
   if (n_prompt < 0 || n_gen < 0 || n_prompt + n_gen == 0 || reps < 1)
     return report(invalid_input("bench: need -p ≥ 0, -n ≥ 0 (not both 0) and ≥ 1 repetition"));
+  if (parallel < 1 || parallel > 64) return report(invalid_input("bench: --parallel must be in [1, 64], got {}", parallel));
   auto model = llm::Model::load(path);
   if (!model.ok()) return report(model.status());
   auto kv = llm::parse_kv_type(kv_type);
   if (!kv.ok()) return report(kv.status());
   auto ctx = llm::Context::create(*model, std::max<int64_t>(n_prompt, n_gen) + 1, *kv);
   if (!ctx.ok()) return report(ctx.status());
+  std::vector<std::unique_ptr<llm::Context>> more;  // sequences 2..S of --parallel
+  for (int i = 1; i < parallel; ++i) {
+    auto c2 = llm::Context::create(*model, n_gen + 1, *kv);
+    if (!c2.ok()) return report(c2.status());
+    more.push_back(std::move(*c2));
+  }
+  llm::Scratch scratch;
   const llm::ModelConfig& c = (*model)->config();
   std::vector<int32_t> toks(std::max<int64_t>(n_prompt, 1));
   for (size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
@@ -59,7 +70,25 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
       if (!e.ok()) return report(e.status());
       if (r > 0) pp.push_back(n_prompt / seconds_since(t0));
     }
-    if (n_gen > 0) {
+    if (n_gen > 0 && parallel > 1) {
+      std::vector<llm::Context*> seqs{ctx->get()};
+      for (auto& m : more) seqs.push_back(m.get());
+      std::vector<int32_t> tok(parallel);
+      for (int i = 0; i < parallel; ++i) {
+        seqs[i]->truncate(0);
+        tok[i] = toks[i % toks.size()];
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int64_t step = 0; step < n_gen; ++step) {
+        std::vector<llm::SeqTokens> batch;
+        for (int i = 0; i < parallel; ++i) batch.push_back({seqs[i], &tok[i], 1});
+        auto e = llm::eval_batch(batch, scratch);
+        if (!e.ok()) return report(e.status());
+        for (int i = 0; i < parallel; ++i)
+          tok[i] = static_cast<int32_t>(std::max_element((*e)[i], (*e)[i] + c.n_vocab) - (*e)[i]);
+      }
+      if (r > 0) tg.push_back(static_cast<double>(n_gen) * parallel / seconds_since(t0));
+    } else if (n_gen > 0) {
       (*ctx)->truncate(0);
       int32_t tok = toks[0];
       const auto t0 = std::chrono::steady_clock::now();
@@ -76,9 +105,9 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
   const int nthreads = threads > 0 ? threads : omp_get_max_threads();
   if (json) {
     nlohmann::json j{{"model", path}, {"arch", c.arch}, {"threads", nthreads}, {"kernels", llm::active_kernels().name},
-                     {"n_prompt", n_prompt}, {"n_gen", n_gen}, {"reps", reps},
+                     {"n_prompt", n_prompt}, {"n_gen", n_gen}, {"reps", reps}, {"parallel", parallel},
                      {"prompt_tokens_per_s", pp_med}, {"gen_tokens_per_s", tg_med}, {"prompt_runs", pp}, {"gen_runs", tg},
-                     {"weight_bytes", wbytes}, {"gen_bytes_per_s", tg_med * static_cast<double>(wbytes)},
+                     {"weight_bytes", wbytes}, {"gen_bytes_per_s", tg_med * static_cast<double>(wbytes) / parallel},
                      {"kv_cache_bytes", (*ctx)->kv_bytes()}, {"kv_type", kv_type}, {"peak_rss_bytes", rss_peak()}};
     std::cout << j.dump() << "\n";
   } else {
@@ -86,7 +115,8 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
                              wbytes / 1e6, nthreads, llm::active_kernels().name);
     if (n_prompt > 0) std::cout << fmt::format("pp{:<6}  {:8.2f} tokens/s (median of {})\n", n_prompt, pp_med, reps);
     if (n_gen > 0)
-      std::cout << fmt::format("tg{:<6}  {:8.2f} tokens/s (median of {}; {:.2f} GB/s of weights)\n", n_gen, tg_med, reps, tg_med * wbytes / 1e9);
+      std::cout << fmt::format("tg{:<6}  {:8.2f} tokens/s (median of {}; {:.2f} GB/s of weights){}\n", n_gen, tg_med, reps, tg_med * wbytes / 1e9 / parallel,
+                               parallel > 1 ? fmt::format(", {} sequences per step", parallel) : "");
     std::cout << fmt::format("memory    peak RSS {:.1f} MB (KV cache {:.1f} MB)\n", rss_peak() / 1e6, (*ctx)->kv_bytes() / 1e6);
   }
   return 0;
