@@ -117,7 +117,9 @@ void ServedModel::run_batch(size_t i, std::vector<JobPtr>& batch) {
   if (batch[0]->rows > 0)
     for (int p : config_.preferred_batch_sizes)
       if (p >= total && (padded < 0 || p < padded)) padded = p;
-  if (padded < 0) padded = total;
+  // Padding bounds the shapes the session sees (each new one is planned) but computes rows
+  // nobody asked for: at most a third more rows than the batch holds, else it runs as is.
+  if (padded < 0 || padded - total > total / 3) padded = total;
   if (batch.size() == 1 && padded == total) {
     run_each();
     total = std::max<int64_t>(batch[0]->rows, 1);

@@ -200,25 +200,42 @@ class OnednnConv final : public ops::Kernel {
       };
       // 3×3 stride-1 convolutions may take Winograd F(4×4, 3×3) (2.25× fewer multiplies);
       // which is faster depends on the shape, so both are timed once here and the faster kept.
+      // The choice is made per spatial size and reused for other batch sizes (a served model
+      // with dynamic batching meets several), so a new batch size costs no timing runs.
       auto pd = make_pd(dnnl::algorithm::convolution_direct);
       bool wino_shape = a_.group == 1 && sp == 2;
       for (size_t i = 0; i < sp; ++i) wino_shape &= a_.kernel[i] == 3 && a_.strides[i] == 1 && a_.dilations[i] == 1;
       if (wino_shape && !std::getenv("PARE_NO_WINOGRAD")) {
+        const Shape spatial(xs.begin() + 2, xs.end());
+        auto known = winograd_.find(spatial);
         try {
-          auto wpd = make_pd(dnnl::algorithm::convolution_winograd);
-          if (time_pd(wpd) < time_pd(pd)) pd = wpd;
+          if (known == winograd_.end() || known->second) {
+            auto wpd = make_pd(dnnl::algorithm::convolution_winograd);
+            const bool faster = known != winograd_.end() || time_pd(wpd) < time_pd(pd);
+            winograd_[spatial] = faster;
+            if (faster) pd = wpd;
+          }
         } catch (const dnnl::error&) {
-          // no Winograd implementation for this shape or CPU: keep direct
+          winograd_[spatial] = false;  // no Winograd implementation for this shape or CPU: keep direct
         }
       }
       Plan p{stored_y, pd, {}, {}, {}, {}};
       p.prim = dnnl::convolution_forward(p.pd);
-      auto packed = Tensor::create(DataType::kUInt8, {static_cast<int64_t>(p.pd.weights_desc().get_size())});
-      if (!packed.ok()) return packed.status();
-      p.packed = *packed;
-      p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
-      memory user_w(onednn::plain_desc(ws), onednn::engine(), const_cast<void*>(w_.raw_data()));
-      onednn::reorder(user_w, p.weights);
+      // Packed weights are shared by the plans whose primitives want the same layout (batch
+      // sizes usually do): one copy, not one per input shape.
+      for (const auto& [desc, t] : packed_)
+        if (desc == p.pd.weights_desc()) p.packed = t;
+      if (p.packed.defined()) {
+        p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
+      } else {
+        auto packed = Tensor::create(DataType::kUInt8, {static_cast<int64_t>(p.pd.weights_desc().get_size())});
+        if (!packed.ok()) return packed.status();
+        p.packed = *packed;
+        p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
+        memory user_w(onednn::plain_desc(ws), onednn::engine(), const_cast<void*>(w_.raw_data()));
+        onednn::reorder(user_w, p.weights);
+        packed_.emplace_back(p.pd.weights_desc(), p.packed);
+      }
       if (b_.defined()) p.bias = memory(bd, onednn::engine(), const_cast<void*>(b_.raw_data()));
       out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();
@@ -233,6 +250,8 @@ class OnednnConv final : public ops::Kernel {
   bool has_z_ = false, z_in_place_ = false;
   std::mutex mu_;
   std::map<Shape, Plan> plans_;  // per stored input shape (batch and spatial size)
+  std::vector<std::pair<memory::desc, Tensor>> packed_;  // reordered weights by layout, shared by plans
+  std::map<Shape, bool> winograd_;  // per input spatial size: Winograd measured faster
 };
 
 bool applies(const ops::KernelInit& init) {
