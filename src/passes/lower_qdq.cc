@@ -6,6 +6,9 @@
 //            DQ(x_q) → MatMul/Gemm(DQ(W_q)) → [Add bias] → [act] → [Q]  ⇒ com.pare.QMatMul
 //   dynamic: DynamicQuantizeLinear(x) → DQ → MatMul/Gemm(DQ(W_q)) → [Add bias] ⇒ QMatMul(x, ∅, ∅, W_q, …)
 //   weight-only: MatMul/Gemm(x, DQ(W_q int8/int4, block_size)) → [Add bias] ⇒ com.pare.WeightOnlyMatMul
+//            (also MatMul(x, Transpose(DQ(T_q))), a tied LM head reading its embedding table)
+//   tables:  Gather(DQ(T_q [V, D] constant), indices, axis 0) ⇒ com.pare.QGather (only the gathered
+//            rows are dequantized; with constant indices constant folding then evaluates it)
 //
 // An intermediate Q→DQ pair inside a matched chain (the quantizer puts one on every output
 // of a quantized op) is dropped: the fused op rounds once, at its end, so results differ from
@@ -224,9 +227,16 @@ Result<bool> lower_matmul(ir::Graph& g, ir::Node* mm) {
   const bool gemm = is_op(*mm, "Gemm");
   if ((!gemm && !is_op(*mm, "MatMul")) || mm->outputs().size() != 1 || !mm->input(0) || !mm->input(1)) return false;
   if (gemm && (mm->attr_int("transA", 0) != 0 || mm->attr_float("alpha", 1.f) != 1.f || mm->attr_float("beta", 1.f) != 1.f)) return false;
-  const bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
+  bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
   Dq w;
-  if (!dequantized(mm->input(1), w) || !w.qc || !w.sc || w.qc->rank() != 2 || (w.zero && !w.zc)) return false;
+  // A tied LM head: MatMul(x, Transpose(DQ(T_q [N, K]))) reads the table as W [N, K] (trans_b).
+  ir::Node* tied = gemm ? nullptr : producer_of_type(mm->input(1), "Transpose");
+  if (tied && (tied->attr_ints("perm") != std::vector<int64_t>{1, 0} || sole_consumer(mm->input(1)) != mm ||
+               is_graph_output(mm->input(1)) || !dequantized(tied->input(0), w)))
+    tied = nullptr;
+  if (tied) trans_b = true;
+  else if (!dequantized(mm->input(1), w)) return false;
+  if (!w.qc || !w.sc || w.qc->rank() != 2 || (w.zero && !w.zc)) return false;
   const int64_t N = w.qc->dim(trans_b ? 0 : 1), K = w.qc->dim(trans_b ? 1 : 0);
   Tensor bias;
   if (gemm && mm->input(2) && !bias_value(mm->input(2), N, bias)) return false;
@@ -236,7 +246,7 @@ Result<bool> lower_matmul(ir::Graph& g, ir::Node* mm) {
   if (!static_a && dequantized(mm->input(0), a) && (dql = producer_of_type(a.q, "DynamicQuantizeLinear")) &&
       !(a.q == dql->output(0) && a.scale == dql->output(1) && a.zero == dql->output(2)))
     dql = nullptr;
-  const bool integer = (static_a || dql) && int8_weight(mm->input(1), trans_b ? 0 : 1, w);
+  const bool integer = !tied && (static_a || dql) && int8_weight(mm->input(1), trans_b ? 0 : 1, w);
   if (integer) {
     auto ws = ops::quant::channel_scales(*w.sc, N, "B_scale");
     if (!ws.ok()) return false;
@@ -282,12 +292,30 @@ Result<bool> lower_matmul(ir::Graph& g, ir::Node* mm) {
   std::vector<ir::Value*> ins{mm->input(0), w.q, w.scale, w.zero, bias.defined() ? constant(g, mm->name() + "_bias", bias) : nullptr};
   while (!ins.empty() && !ins.back()) ins.pop_back();
   std::vector<ir::Node*> nodes{mm};
+  if (tied) nodes.push_back(tied);
   nodes.insert(nodes.end(), t.nodes.begin(), t.nodes.end());
   const int64_t axis = w.node->attr_int("axis", 1), block = w.node->attr_int("block_size", 0);
   PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, nodes, t.out, "WeightOnlyMatMul", "com.pare", ins, mm->name()));
   set_int(f, "axis", axis);
   set_int(f, "block_size", block);
   set_int(f, "trans_b", trans_b ? 1 : 0);
+  return true;
+}
+
+// Gather(DQ(T_q), indices) on axis 0 of a constant 2-D integer table.
+Result<bool> lower_gather(ir::Graph& g, ir::Node* n) {
+  if (!is_op(*n, "Gather") || n->outputs().size() != 1 || !n->input(0) || !n->input(1)) return false;
+  if (n->attr_int("axis", 0) != 0) return false;
+  Dq t;
+  if (!dequantized(n->input(0), t) || !t.qc || !t.sc || t.qc->rank() != 2 || (t.zero && !t.zc)) return false;
+  const DataType qt = t.qc->dtype();
+  if (qt != DataType::kInt8 && qt != DataType::kUInt8 && qt != DataType::kInt4 && qt != DataType::kUInt4) return false;
+  if (t.sc->dtype() != DataType::kFloat32) return false;
+  const int64_t axis = t.node->attr_int("axis", 1), block = t.node->attr_int("block_size", 0);
+  std::vector<ir::Value*> ins{t.q, t.scale, t.zero, n->input(1)};
+  PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, {n}, n->output(0), "QGather", "com.pare", ins, n->name()));
+  set_int(f, "axis", axis);
+  set_int(f, "block_size", block);
   return true;
 }
 
@@ -361,6 +389,7 @@ Result<bool> lower_qdq(ir::Model& model) {
   PARE_ASSIGN_OR_RETURN(bool changed, rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
     if (is_op(*n, "Conv")) return lower_conv(g, n);
     if (is_op(*n, "MatMul") || is_op(*n, "Gemm")) return lower_matmul(g, n);
+    if (is_op(*n, "Gather")) return lower_gather(g, n);
     return false;
   }));
   if (!changed) return false;

@@ -28,6 +28,23 @@ class QBuilder {
     feeds_.emplace_back(name, RunValue(random(s, range)));
     return v;
   }
+  // An integer input (Gather indices) fed with `values`.
+  template <typename T>
+  ir::Value* int_input(const std::string& name, const Shape& s, const std::vector<T>& values) {
+    Tensor t = Tensor::create(std::is_same_v<T, int32_t> ? DataType::kInt32 : DataType::kInt64, s).value();
+    std::copy(values.begin(), values.end(), t.data<T>());
+    ir::Value* v = g_.add_value(name);
+    std::vector<ir::Dim> dims;
+    for (int64_t d : s) dims.push_back(ir::Dim::of(d));
+    v->type() = ir::TypeInfo::tensor(t.dtype(), dims);
+    g_.add_input(v);
+    feeds_.emplace_back(name, RunValue(t));
+    return v;
+  }
+  void set_feed(const std::string& name, Tensor t) {
+    for (auto& [n, v] : feeds_)
+      if (n == name) v = RunValue(t);
+  }
   ir::Value* constant(const Tensor& t) { return g_.add_initializer(g_.unique_name("c"), t); }
   template <typename T>
   ir::Value* scalar(T v) { return constant(Tensor::scalar<T>(v)); }
@@ -49,6 +66,10 @@ class QBuilder {
     ir::Node* n = g_.add_node(type, ins, o, "", g_.unique_name(type + "_node"));
     for (auto& [k, v] : attrs) {
       const bool scalar = k == "axis" || k == "block_size" || k == "group" || k == "transB";
+      if (k == "perm") {
+        n->attributes()[k] = ir::Attribute::of(v);
+        continue;
+      }
       n->attributes()[k] = scalar ? ir::Attribute::of(v[0]) : ir::Attribute::of(v);
     }
     last_ = n;
@@ -101,6 +122,14 @@ class QBuilder {
     std::uniform_real_distribution<float> u(-scale, scale);
     for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng_);
     return t;
+  }
+
+  // The error message of a run that must fail ("" if it succeeded).
+  std::string run_status(const runtime::SessionOptions& o) {
+    auto s = runtime::Session::create(test_util::copy_test_model(*model_), o);
+    if (!s.ok()) return s.status().to_string();
+    auto r = (*s)->run(feeds_);
+    return r.ok() ? "" : r.status().to_string();
   }
 
   std::vector<Tensor> run(int opt_level, bool reference, std::map<std::string, int>* op_counts = nullptr) {
@@ -261,6 +290,69 @@ TEST(LowerQdq, WeightOnlyInt4AndInt8) {
   EXPECT_EQ(ops["kernel:avx512"], 4);
   EXPECT_EQ(ops["MatMul"] + ops["Gemm"] + ops["DequantizeLinear"] + ops["Add"], 0);
   expect_agree(b, 1e-4, 5, 1, false);  // the opset-21 blocked DequantizeLinear is not a reference kernel
+}
+
+// Random packed bytes for an int4/uint4/int8/uint8 tensor.
+Tensor random_ints(DataType dt, const Shape& s, std::mt19937& rng) {
+  Tensor t = Tensor::create(dt, s).value();
+  for (size_t i = 0; i < t.nbytes(); ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  return t;
+}
+
+Tensor positive_scales(QBuilder& b, const Shape& s) {
+  Tensor t = b.random(s, 0.05f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::fabs(t.data<float>()[i]) + 0.01f;
+  return t;
+}
+
+// Quantized embedding tables: Gather(DQ(T_q)) ⇒ com.pare.QGather (odd sizes, partial last
+// block, zero points, negative indices), a tied head MatMul(x, Transpose(DQ(T_q))) ⇒
+// WeightOnlyMatMul; with constant indices folded. Oracle: the unlowered graph.
+TEST(LowerQdq, QuantizedGatherTables) {
+  QBuilder b;
+  std::mt19937 rng(5);
+  const int64_t V = 37, D = 50;
+  // int4 blocks of 16 along D (4 blocks, the last partial), int4 zero points.
+  ir::Value* t4 = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kInt4, {V, D}, rng)),
+                                            b.constant(positive_scales(b, {V, 4})),
+                                            b.constant(random_ints(DataType::kInt4, {V, 4}, rng))},
+                       {{"axis", {1}}, {"block_size", {16}}});
+  ir::Value* ids = b.int_input<int64_t>("ids", {2, 3}, {0, 36, -1, 5, -37, 17});
+  b.output(b.op("Gather", {t4, ids}, {{"axis", {0}}}));
+  // int8 per row (axis 0) with zero points, int32 indices.
+  ir::Value* t8 = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kInt8, {V, 9}, rng)),
+                                            b.constant(positive_scales(b, {V})),
+                                            b.constant(random_ints(DataType::kInt8, {V}, rng))},
+                       {{"axis", {0}}});
+  b.output(b.op("Gather", {t8, b.int_input<int32_t>("ids32", {4}, {3, 3, 0, 36})}, {{"axis", {0}}}));
+  // uint8 per tensor; uint4 per column (axis 1).
+  ir::Value* tu = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kUInt8, {V, 7}, rng)), b.scalar<float>(0.02f),
+                                            b.scalar<uint8_t>(128)});
+  b.output(b.op("Gather", {tu, ids}, {{"axis", {0}}}));
+  ir::Value* tc = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kUInt4, {V, 6}, rng)), b.constant(positive_scales(b, {6}))},
+                       {{"axis", {1}}});
+  b.output(b.op("Gather", {tc, ids}, {{"axis", {0}}}));
+  // Constant indices: lowered, then folded (QGather's reference kernel reads two rows).
+  ir::Value* folded = b.op("Gather", {t4, b.constant(Tensor::from_vector<int64_t>({2}, {4, 1}))}, {{"axis", {0}}});
+  b.output(b.op("Add", {folded, b.input("y", {2, D})}));
+  // Tied head: x [3, D] · T^T → [3, V].
+  ir::Value* x = b.input("x", {3, D});
+  b.output(b.op("MatMul", {x, b.op("Transpose", {t4}, {{"perm", {1, 0}}})}));
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QGather"], 4);
+  EXPECT_EQ(ops["WeightOnlyMatMul"], 1);
+  EXPECT_EQ(ops["Gather"] + ops["DequantizeLinear"] + ops["Transpose"] + ops["MatMul"], 0);
+  expect_agree(b, 1e-4, 5, 1, false);  // the opset-21 blocked DequantizeLinear is not a reference kernel
+  // An index out of range is an error naming it, lowered or not.
+  Tensor bad = Tensor::from_vector<int64_t>({2, 3}, {0, 1, 2, 37, 4, 5});
+  b.set_feed("ids", bad);
+  for (int level : {0, 3}) {
+    runtime::SessionOptions o;
+    o.opt_level = level;
+    SCOPED_TRACE(level);
+    EXPECT_TRUE(b.run_status(o).find("37") != std::string::npos);
+  }
 }
 
 TEST(LowerQdq, PortablePipelineKeepsQdq) {
