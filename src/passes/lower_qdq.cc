@@ -5,6 +5,7 @@
 //            ⇒ com.pare.QConv(x_q, …, W_q, …, B_q, y_s, y_z, z_q, …)       (float Y without the Q)
 //            DQ(x_q) → MatMul/Gemm(DQ(W_q)) → [Add bias] → [act] → [Q]  ⇒ com.pare.QMatMul
 //   dynamic: DynamicQuantizeLinear(x) → DQ → MatMul/Gemm(DQ(W_q)) → [Add bias] ⇒ QMatMul(x, ∅, ∅, W_q, …)
+//   pooling: MaxPool → Q ⇒ Q → MaxPool (uint8/int8; exact, see quantize_before_maxpool)
 //   weight-only: MatMul/Gemm(x, DQ(W_q int8/int4, block_size)) → [Add bias] ⇒ com.pare.WeightOnlyMatMul
 //            (also MatMul(x, Transpose(DQ(T_q))), a tied LM head reading its embedding table)
 //   tables:  Gather(DQ(T_q [V, D] constant), indices, axis 0) ⇒ com.pare.QGather (only the gathered
@@ -382,17 +383,44 @@ Status clip_bounds_to_initializers(ir::Graph& g) {
   return ok_status();
 }
 
+// MaxPool(v) → Q(s, z) ⇒ Q(s, z)(v) → MaxPool (on uint8/int8, kernels/quant/qpool.cc). Exact:
+// quantization (round, saturate) is monotonic, so it commutes with max. The Q then usually ends
+// the QConv before it (uint8 output), and no float tensor is left around the pooling.
+Result<bool> quantize_before_maxpool(ir::Graph& g, ir::Node* mp) {
+  if (!is_op(*mp, "MaxPool") || !mp->input(0) || mp->outputs().empty() || !mp->output(0)) return false;
+  if (mp->outputs().size() > 1 && mp->output(1)) return false;  // Indices
+  if (is_graph_output(mp->output(0))) return false;
+  ir::Node* q = sole_quantize(mp->output(0));
+  if (!q || !constant_value(q->input(1))) return false;
+  ir::Value* v = mp->input(0);
+  const ir::TypeInfo& vt = v->type();
+  if (vt.kind != ir::TypeInfo::Kind::kTensor || vt.dtype != DataType::kFloat32) return false;
+  const DataType qt = q->input(2) ? q->input(2)->type().dtype : DataType::kUInt8;
+  if (!is_q8(qt)) return false;
+  ir::Value* qv = g.add_value(g.unique_name(v->name() + "_quantized"));
+  qv->type() = ir::TypeInfo::tensor(qt, vt.shape);
+  ir::Node* nq = g.add_node("QuantizeLinear", {v, q->input(1), q->input(2)}, {qv}, "", g.unique_name(q->name() + "_before_pool"));
+  for (const auto& [k, a] : q->attributes()) nq->attributes()[k] = a.copy_value();
+  std::map<std::string, ir::Attribute> attrs;
+  for (const auto& [k, a] : mp->attributes()) attrs[k] = a.copy_value();
+  const std::string name = mp->name();
+  PARE_ASSIGN_OR_RETURN(ir::Node * np, replace_pattern(g, {mp, q}, q->output(0), "MaxPool", "", {qv}, name));
+  np->attributes() = std::move(attrs);
+  return true;
+}
+
 }  // namespace
 
 Result<bool> lower_qdq(ir::Model& model) {
   PARE_RETURN_IF_ERROR(clip_bounds_to_initializers(*model.graph));
+  PARE_ASSIGN_OR_RETURN(bool pooled, rewrite_to_fixpoint(model, quantize_before_maxpool, false));
   PARE_ASSIGN_OR_RETURN(bool changed, rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
     if (is_op(*n, "Conv")) return lower_conv(g, n);
     if (is_op(*n, "MatMul") || is_op(*n, "Gemm")) return lower_matmul(g, n);
     if (is_op(*n, "Gather")) return lower_gather(g, n);
     return false;
   }));
-  if (!changed) return false;
+  if (!changed) return pooled;
   ir::Graph& g = *model.graph;
   PARE_RETURN_IF_ERROR(erase_dead_qdq(g));
   assign_nhwc(g);

@@ -292,6 +292,28 @@ TEST(LowerQdq, WeightOnlyInt4AndInt8) {
   expect_agree(b, 1e-4, 5, 1, false);  // the opset-21 blocked DequantizeLinear is not a reference kernel
 }
 
+// A ResNet stem: conv → Q→DQ → Relu → MaxPool → Q→DQ → conv. The Q moves before the MaxPool
+// (exact), so the first QConv ends in uint8 and the MaxPool runs on uint8 (oneDNN); and a
+// float input → MaxPool → Q(int8) → DQ (odd shape, no padding). Oracle: the unlowered graph.
+TEST(LowerQdq, MaxPoolRunsOnQuantizedValues) {
+  QBuilder b;
+  const float s0 = 2.f / 255, s1 = 0.05f, s2 = 0.03f;
+  ir::Value* x = b.input("x", {1, 3, 13, 11});
+  ir::Value* r = b.op("Relu", {b.qdq(b.conv(b.qdq(x, s0, 128), s0, 3, 8, 3, 2), s1, 128)});
+  ir::Value* p = b.qdq(b.op("MaxPool", {r}, {{"kernel_shape", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1, 1, 1}}}), s2, 0);
+  b.output(b.conv(p, s2, 8, 5, 3, 1));
+  ir::Value* x2 = b.input("x2", {2, 4, 7, 9});
+  b.output(b.qdq(b.op("MaxPool", {x2}, {{"kernel_shape", {2, 3}}, {"strides", {2, 2}}}), 1.f / 127, 0, false));
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QConv"], 2);
+  EXPECT_EQ(ops["MaxPool"], 2);
+  EXPECT_EQ(ops["kernel:onednn_int8"], 4);  // 2 QConv + 2 MaxPool
+  EXPECT_EQ(ops["Relu"] + ops["Conv"], 0);
+  EXPECT_EQ(ops["QuantizeLinear"], 2);  // the graph inputs
+  expect_agree(b, s2, 3, 0.5);
+}
+
 // Random packed bytes for an int4/uint4/int8/uint8 tensor.
 Tensor random_ints(DataType dt, const Shape& s, std::mt19937& rng) {
   Tensor t = Tensor::create(dt, s).value();
