@@ -6,7 +6,8 @@ calibration settings (issue #4: ≥ 30 dB over 200 random inputs), as bench/quan
     /usr/bin/python3 bench/quant/calib_sqnr.py [--model mobilenet_v2] [--out build/bench-quant]
         [--settings "minmax;percentile --percentile 99.99;mse;entropy"]
 
-Needs build/bench-quant/MODEL.onnx and calib/ (bench/quant/run.py writes both)."""
+Needs build/bench-quant/MODEL.onnx (bench/quant/run.py exports it); writes the calibration set
+as run.py does (16 inputs of numpy's default_rng(0)) into OUT/calib_sqnr."""
 import argparse
 import os
 import shlex
@@ -37,10 +38,16 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench-quant"))
     ap.add_argument("--pare", default=os.path.join(ROOT, "build", "pare"))
     ap.add_argument("--inputs", type=int, default=200)
-    ap.add_argument("--settings", default="minmax;percentile --percentile 99.99;percentile --percentile 99.999;mse;entropy")
+    ap.add_argument("--calib", type=int, default=16)
+    ap.add_argument("--settings", default="minmax;percentile --percentile 99.9;percentile --percentile 99.99;"
+                                          "percentile --percentile 99.999;mse;entropy")
     args = ap.parse_args()
     fp32 = os.path.join(args.out, args.model + ".onnx")
-    cal = os.path.join(args.out, "calib")
+    cal = os.path.join(args.out, "calib_sqnr")  # bench/quant/run.py's calibration set: 16 inputs of default_rng(0)
+    os.makedirs(cal, exist_ok=True)
+    crng = np.random.default_rng(0)
+    for i in range(args.calib):
+        np.save(os.path.join(cal, f"{i}.npy"), crng.random((1, 3, 224, 224), dtype=np.float32))
     batches = []
     for i in range(0, args.inputs, 50):  # the inputs of bench/quant/run.py's SQNR
         p = os.path.join(args.out, f"sqnr_in_{i}.npy")

@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--pare", default=os.path.join(ROOT, "build", "pare"))
     ap.add_argument("--markdown")
     ap.add_argument("--group-size", type=int, default=32, help="GPT-2 weight-only int4 block size (32|64|128)")
+    ap.add_argument("--calib-method", default="minmax,mobilenet_v2=percentile",
+                    help="static calibration: METHOD[,MODEL=METHOD...] (percentile: 99.99 of |x|)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -130,12 +132,17 @@ def main():
         vision = name in ("resnet18", "resnet50", "mobilenet_v2")
         q = os.path.join(args.out, name + {"bert": "_dynamic", "gpt2": f"_int4_g{args.group_size}"}.get(name, "_int8") + ".onnx")
         calib_rss = None
+        method = None
         if vision:
             cal = os.path.join(args.out, "calib")
             os.makedirs(cal, exist_ok=True)
+            crng = np.random.default_rng(0)  # the same calibration set for every model and --models list
             for i in range(args.calib):
-                np.save(os.path.join(cal, f"{i}.npy"), rng.random((1, 3, 224, 224), dtype=np.float32))
-            calib_rss = run_with_rss([args.pare, "quantize", fp32, "-o", q, "--mode", "static", "--calib-data", cal])
+                np.save(os.path.join(cal, f"{i}.npy"), crng.random((1, 3, 224, 224), dtype=np.float32))
+            methods = dict(m.split("=") for m in args.calib_method.split(",")[1:])
+            method = methods.get(name, args.calib_method.split(",")[0])
+            calib_rss = run_with_rss([args.pare, "quantize", fp32, "-o", q, "--mode", "static", "--calib-data", cal,
+                                      "--calib-method", method])
         elif name == "bert":
             sh([args.pare, "quantize", fp32, "-o", q, "--mode", "dynamic"])
         else:
@@ -156,7 +163,7 @@ def main():
                     t = ort_bench(args, fp32, meta_path)
                 lat[k].append(t)
         med = {k: statistics.median(v) for k, v in lat.items() if v}
-        row = {"model": name, "mode": {"bert": "dynamic int8", "gpt2": f"weight-only int4 g{args.group_size}"}.get(name, "static int8"),
+        row = {"model": name, "mode": {"bert": "dynamic int8", "gpt2": f"weight-only int4 g{args.group_size}"}.get(name, f"static int8 {method}" if vision else ""),
                "pare_fp32_ms": med["fp32"], "pare_q_ms": med["int8"], "ort_q_ms": med["ort_q"], "ort_fp32_ms": med["ort_fp32"],
                "size_fp32": os.path.getsize(fp32), "size_q": os.path.getsize(q)}
         if vision:
