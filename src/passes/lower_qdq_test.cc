@@ -377,6 +377,39 @@ TEST(LowerQdq, QuantizedGatherTables) {
   }
 }
 
+// A QGather whose scale does not fit its table, or whose table is not 2-D: an error naming it
+// when the session is planned (no crash, no out-of-bounds read).
+TEST(LowerQdq, QGatherRejectsBadParameters) {
+  auto check = [](const Shape& table, const Shape& scale, int64_t block, const std::string& text) {
+    auto model = std::make_unique<ir::Model>();
+    model->opsets = {{"", 21}, {"com.pare", 1}};
+    ir::Graph& g = *model->graph;
+    ir::Value* ids = g.add_value("ids");
+    ids->type() = ir::TypeInfo::tensor(DataType::kInt64, std::vector<ir::Dim>{ir::Dim::of(2)});
+    g.add_input(ids);
+    ir::Value* q = g.add_initializer("q", Tensor::create(DataType::kInt4, table).value());
+    Tensor st = Tensor::create(DataType::kFloat32, scale).value();
+    for (int64_t i = 0; i < st.numel(); ++i) st.data<float>()[i] = 0.1f;
+    ir::Value* s = g.add_initializer("s", st);
+    ir::Value* y = g.add_value("y");
+    ir::Node* n = g.add_node("QGather", {q, s, nullptr, ids}, {y}, "com.pare", "qg");
+    n->attributes()["axis"] = ir::Attribute::of(int64_t{1});
+    n->attributes()["block_size"] = ir::Attribute::of(block);
+    g.outputs().push_back(y);
+    runtime::SessionOptions o;
+    auto sess = runtime::Session::create(std::move(model), o);
+    std::string msg = sess.ok() ? "" : sess.status().to_string();
+    if (sess.ok()) {
+      auto r = (*sess)->run({{"ids", RunValue(Tensor::from_vector<int64_t>({2}, {0, 1}))}});
+      msg = r.ok() ? "" : r.status().to_string();
+    }
+    EXPECT_NE(msg.find(text), std::string::npos) << msg;
+  };
+  check({10, 64}, {10, 3}, 32, "does not match");  // 64 / 32 = 2 blocks, not 3
+  check({10, 64}, {10}, 0, "one value per index");  // axis 1 needs 64
+  check({640}, {1}, 0, "2-D");
+}
+
 TEST(LowerQdq, PortablePipelineKeepsQdq) {
   QBuilder b;
   ir::Value* x = b.input("x", {1, 4, 5, 5});
