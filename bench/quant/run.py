@@ -7,12 +7,14 @@
     against pare fp32 over 200 random inputs; calibration peak RSS vs fp32 inference peak RSS.
   * BERT-base-like encoder (bench/models.py) dynamic int8: latency vs fp32.
   * GPT-2-small-like decoder, one-token step (no KV cache: the step's weight-bound GEMVs),
-    weight-only int4 (group 32): latency vs fp32 and weight bytes.
+    weight-only int4 (--group-size, default 32): latency vs fp32 and weight bytes.
+  * Sizes on disk: the embedding tables (Gather) are quantized too (int4 blocks along the hidden
+    axis for GPT-2, int8 per row for BERT's dynamic mode), so the ratios are whole-file ratios.
   * Sizes on disk of every file.
 
     /usr/bin/python3 bench/quant/run.py [--models resnet18,resnet50,mobilenet_v2,bert,gpt2]
         [--threads 1] [--rounds 3] [--iters 10] [--sqnr-inputs 200] [--out build/bench-quant]
-        [--pare build/pare] [--markdown FILE]
+        [--pare build/pare] [--markdown FILE] [--group-size 32]
 
 The Fashion-MNIST accuracy figure is in docs/quantization.md (pare eval, exact commands)."""
 import argparse
@@ -114,6 +116,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench-quant"))
     ap.add_argument("--pare", default=os.path.join(ROOT, "build", "pare"))
     ap.add_argument("--markdown")
+    ap.add_argument("--group-size", type=int, default=32, help="GPT-2 weight-only int4 block size (32|64|128)")
+    ap.add_argument("--calib-method", default="minmax,mobilenet_v2=percentile",
+                    help="static calibration: METHOD[,MODEL=METHOD...] (percentile: 99.99 of |x|)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -125,18 +130,23 @@ def main():
             with open(meta_path, "w") as f:
                 json.dump({"inputs": export(name, fp32)}, f)
         vision = name in ("resnet18", "resnet50", "mobilenet_v2")
-        q = os.path.join(args.out, name + {"bert": "_dynamic", "gpt2": "_int4"}.get(name, "_int8") + ".onnx")
+        q = os.path.join(args.out, name + {"bert": "_dynamic", "gpt2": f"_int4_g{args.group_size}"}.get(name, "_int8") + ".onnx")
         calib_rss = None
+        method = None
         if vision:
             cal = os.path.join(args.out, "calib")
             os.makedirs(cal, exist_ok=True)
+            crng = np.random.default_rng(0)  # the same calibration set for every model and --models list
             for i in range(args.calib):
-                np.save(os.path.join(cal, f"{i}.npy"), rng.random((1, 3, 224, 224), dtype=np.float32))
-            calib_rss = run_with_rss([args.pare, "quantize", fp32, "-o", q, "--mode", "static", "--calib-data", cal])
+                np.save(os.path.join(cal, f"{i}.npy"), crng.random((1, 3, 224, 224), dtype=np.float32))
+            methods = dict(m.split("=") for m in args.calib_method.split(",")[1:])
+            method = methods.get(name, args.calib_method.split(",")[0])
+            calib_rss = run_with_rss([args.pare, "quantize", fp32, "-o", q, "--mode", "static", "--calib-data", cal,
+                                      "--calib-method", method])
         elif name == "bert":
             sh([args.pare, "quantize", fp32, "-o", q, "--mode", "dynamic"])
         else:
-            sh([args.pare, "quantize", fp32, "-o", q, "--mode", "weight-only", "--bits", "4", "--group-size", "32"])
+            sh([args.pare, "quantize", fp32, "-o", q, "--mode", "weight-only", "--bits", "4", "--group-size", str(args.group_size)])
         lat = {"fp32": [], "int8": [], "ort_q": [], "ort_fp32": [], "noopt": []}
         rss_fp32 = None
         for r in range(args.rounds):
@@ -153,7 +163,7 @@ def main():
                     t = ort_bench(args, fp32, meta_path)
                 lat[k].append(t)
         med = {k: statistics.median(v) for k, v in lat.items() if v}
-        row = {"model": name, "mode": {"bert": "dynamic int8", "gpt2": "weight-only int4 g32"}.get(name, "static int8"),
+        row = {"model": name, "mode": {"bert": "dynamic int8", "gpt2": f"weight-only int4 g{args.group_size}"}.get(name, f"static int8 {method}" if vision else ""),
                "pare_fp32_ms": med["fp32"], "pare_q_ms": med["int8"], "ort_q_ms": med["ort_q"], "ort_fp32_ms": med["ort_fp32"],
                "size_fp32": os.path.getsize(fp32), "size_q": os.path.getsize(q)}
         if vision:

@@ -208,10 +208,13 @@ void add_quantize(CLI::App& app, int& rc) {
   cmd->add_flag("--per-tensor", o->per_tensor, "one weight scale per tensor instead of per output channel");
   cmd->add_option("--activation-type", o->act_type, "static activations: uint8 (asymmetric) or int8 (symmetric)")->default_val("uint8");
   cmd->add_option("--bits", o->bits, "weight-only: 8 or 4")->default_val(8);
-  cmd->add_option("--group-size", o->group_size, "weight-only: elements per scale along K (32, 64, 128; 0: per channel, int8 only)")->default_val(128);
+  cmd->add_option("--group-size", o->group_size,
+                  "weight-only: elements per scale along K, and along the hidden axis of Gather tables "
+                  "(32, 64, 128; 0: per channel / per row)")->default_val(128);
   cmd->add_option("--exclude", o->exclude, "node names kept in float (comma-separated)")->delimiter(',');
-  cmd->add_option("--op-types", o->op_types, "op types to quantize (comma-separated; default Conv,MatMul,Gemm for static, "
-                  "MatMul,Gemm for dynamic and weight-only)")->delimiter(',');
+  cmd->add_option("--op-types", o->op_types, "op types to quantize (comma-separated; default Conv,MatMul,Gemm,Gather for static, "
+                  "MatMul,Gemm,Gather for dynamic and weight-only; Gather = constant embedding tables: int8 per row, "
+                  "weight-only --bits in --group-size blocks along the hidden axis; a tied LM head reads the same table)")->delimiter(',');
   cmd->add_option("--eval-data", o->eval_data, "labelled data set (as pare eval --data): print accuracy before and after");
   cmd->add_option("--eval-split", o->eval_split, "split of --eval-data: test or train")->default_val("test");
   cmd->add_option("--eval-limit", o->eval_limit, "evaluate only the first N samples of --eval-data (0: all)")->default_val(0);

@@ -5,7 +5,11 @@
 //            ⇒ com.pare.QConv(x_q, …, W_q, …, B_q, y_s, y_z, z_q, …)       (float Y without the Q)
 //            DQ(x_q) → MatMul/Gemm(DQ(W_q)) → [Add bias] → [act] → [Q]  ⇒ com.pare.QMatMul
 //   dynamic: DynamicQuantizeLinear(x) → DQ → MatMul/Gemm(DQ(W_q)) → [Add bias] ⇒ QMatMul(x, ∅, ∅, W_q, …)
+//   pooling: MaxPool → Q ⇒ Q → MaxPool (uint8/int8; exact, see quantize_before_maxpool)
 //   weight-only: MatMul/Gemm(x, DQ(W_q int8/int4, block_size)) → [Add bias] ⇒ com.pare.WeightOnlyMatMul
+//            (also MatMul(x, Transpose(DQ(T_q))), a tied LM head reading its embedding table)
+//   tables:  Gather(DQ(T_q [V, D] constant), indices, axis 0) ⇒ com.pare.QGather (only the gathered
+//            rows are dequantized; with constant indices constant folding then evaluates it)
 //
 // An intermediate Q→DQ pair inside a matched chain (the quantizer puts one on every output
 // of a quantized op) is dropped: the fused op rounds once, at its end, so results differ from
@@ -224,9 +228,16 @@ Result<bool> lower_matmul(ir::Graph& g, ir::Node* mm) {
   const bool gemm = is_op(*mm, "Gemm");
   if ((!gemm && !is_op(*mm, "MatMul")) || mm->outputs().size() != 1 || !mm->input(0) || !mm->input(1)) return false;
   if (gemm && (mm->attr_int("transA", 0) != 0 || mm->attr_float("alpha", 1.f) != 1.f || mm->attr_float("beta", 1.f) != 1.f)) return false;
-  const bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
+  bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
   Dq w;
-  if (!dequantized(mm->input(1), w) || !w.qc || !w.sc || w.qc->rank() != 2 || (w.zero && !w.zc)) return false;
+  // A tied LM head: MatMul(x, Transpose(DQ(T_q [N, K]))) reads the table as W [N, K] (trans_b).
+  ir::Node* tied = gemm ? nullptr : producer_of_type(mm->input(1), "Transpose");
+  if (tied && (tied->attr_ints("perm") != std::vector<int64_t>{1, 0} || sole_consumer(mm->input(1)) != mm ||
+               is_graph_output(mm->input(1)) || !dequantized(tied->input(0), w)))
+    tied = nullptr;
+  if (tied) trans_b = true;
+  else if (!dequantized(mm->input(1), w)) return false;
+  if (!w.qc || !w.sc || w.qc->rank() != 2 || (w.zero && !w.zc)) return false;
   const int64_t N = w.qc->dim(trans_b ? 0 : 1), K = w.qc->dim(trans_b ? 1 : 0);
   Tensor bias;
   if (gemm && mm->input(2) && !bias_value(mm->input(2), N, bias)) return false;
@@ -236,7 +247,7 @@ Result<bool> lower_matmul(ir::Graph& g, ir::Node* mm) {
   if (!static_a && dequantized(mm->input(0), a) && (dql = producer_of_type(a.q, "DynamicQuantizeLinear")) &&
       !(a.q == dql->output(0) && a.scale == dql->output(1) && a.zero == dql->output(2)))
     dql = nullptr;
-  const bool integer = (static_a || dql) && int8_weight(mm->input(1), trans_b ? 0 : 1, w);
+  const bool integer = !tied && (static_a || dql) && int8_weight(mm->input(1), trans_b ? 0 : 1, w);
   if (integer) {
     auto ws = ops::quant::channel_scales(*w.sc, N, "B_scale");
     if (!ws.ok()) return false;
@@ -282,12 +293,30 @@ Result<bool> lower_matmul(ir::Graph& g, ir::Node* mm) {
   std::vector<ir::Value*> ins{mm->input(0), w.q, w.scale, w.zero, bias.defined() ? constant(g, mm->name() + "_bias", bias) : nullptr};
   while (!ins.empty() && !ins.back()) ins.pop_back();
   std::vector<ir::Node*> nodes{mm};
+  if (tied) nodes.push_back(tied);
   nodes.insert(nodes.end(), t.nodes.begin(), t.nodes.end());
   const int64_t axis = w.node->attr_int("axis", 1), block = w.node->attr_int("block_size", 0);
   PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, nodes, t.out, "WeightOnlyMatMul", "com.pare", ins, mm->name()));
   set_int(f, "axis", axis);
   set_int(f, "block_size", block);
   set_int(f, "trans_b", trans_b ? 1 : 0);
+  return true;
+}
+
+// Gather(DQ(T_q), indices) on axis 0 of a constant 2-D integer table.
+Result<bool> lower_gather(ir::Graph& g, ir::Node* n) {
+  if (!is_op(*n, "Gather") || n->outputs().size() != 1 || !n->input(0) || !n->input(1)) return false;
+  if (n->attr_int("axis", 0) != 0) return false;
+  Dq t;
+  if (!dequantized(n->input(0), t) || !t.qc || !t.sc || t.qc->rank() != 2 || (t.zero && !t.zc)) return false;
+  const DataType qt = t.qc->dtype();
+  if (qt != DataType::kInt8 && qt != DataType::kUInt8 && qt != DataType::kInt4 && qt != DataType::kUInt4) return false;
+  if (t.sc->dtype() != DataType::kFloat32) return false;
+  const int64_t axis = t.node->attr_int("axis", 1), block = t.node->attr_int("block_size", 0);
+  std::vector<ir::Value*> ins{t.q, t.scale, t.zero, n->input(1)};
+  PARE_ASSIGN_OR_RETURN(ir::Node * f, replace_pattern(g, {n}, n->output(0), "QGather", "com.pare", ins, n->name()));
+  set_int(f, "axis", axis);
+  set_int(f, "block_size", block);
   return true;
 }
 
@@ -354,16 +383,44 @@ Status clip_bounds_to_initializers(ir::Graph& g) {
   return ok_status();
 }
 
+// MaxPool(v) → Q(s, z) ⇒ Q(s, z)(v) → MaxPool (on uint8/int8, kernels/quant/qpool.cc). Exact:
+// quantization (round, saturate) is monotonic, so it commutes with max. The Q then usually ends
+// the QConv before it (uint8 output), and no float tensor is left around the pooling.
+Result<bool> quantize_before_maxpool(ir::Graph& g, ir::Node* mp) {
+  if (!is_op(*mp, "MaxPool") || !mp->input(0) || mp->outputs().empty() || !mp->output(0)) return false;
+  if (mp->outputs().size() > 1 && mp->output(1)) return false;  // Indices
+  if (is_graph_output(mp->output(0))) return false;
+  ir::Node* q = sole_quantize(mp->output(0));
+  if (!q || !constant_value(q->input(1))) return false;
+  ir::Value* v = mp->input(0);
+  const ir::TypeInfo& vt = v->type();
+  if (vt.kind != ir::TypeInfo::Kind::kTensor || vt.dtype != DataType::kFloat32) return false;
+  const DataType qt = q->input(2) ? q->input(2)->type().dtype : DataType::kUInt8;
+  if (!is_q8(qt)) return false;
+  ir::Value* qv = g.add_value(g.unique_name(v->name() + "_quantized"));
+  qv->type() = ir::TypeInfo::tensor(qt, vt.shape);
+  ir::Node* nq = g.add_node("QuantizeLinear", {v, q->input(1), q->input(2)}, {qv}, "", g.unique_name(q->name() + "_before_pool"));
+  for (const auto& [k, a] : q->attributes()) nq->attributes()[k] = a.copy_value();
+  std::map<std::string, ir::Attribute> attrs;
+  for (const auto& [k, a] : mp->attributes()) attrs[k] = a.copy_value();
+  const std::string name = mp->name();
+  PARE_ASSIGN_OR_RETURN(ir::Node * np, replace_pattern(g, {mp, q}, q->output(0), "MaxPool", "", {qv}, name));
+  np->attributes() = std::move(attrs);
+  return true;
+}
+
 }  // namespace
 
 Result<bool> lower_qdq(ir::Model& model) {
   PARE_RETURN_IF_ERROR(clip_bounds_to_initializers(*model.graph));
+  PARE_ASSIGN_OR_RETURN(bool pooled, rewrite_to_fixpoint(model, quantize_before_maxpool, false));
   PARE_ASSIGN_OR_RETURN(bool changed, rewrite_to_fixpoint(model, [](ir::Graph& g, ir::Node* n) -> Result<bool> {
     if (is_op(*n, "Conv")) return lower_conv(g, n);
     if (is_op(*n, "MatMul") || is_op(*n, "Gemm")) return lower_matmul(g, n);
+    if (is_op(*n, "Gather")) return lower_gather(g, n);
     return false;
   }));
-  if (!changed) return false;
+  if (!changed) return pooled;
   ir::Graph& g = *model.graph;
   PARE_RETURN_IF_ERROR(erase_dead_qdq(g));
   assign_nhwc(g);

@@ -28,6 +28,23 @@ class QBuilder {
     feeds_.emplace_back(name, RunValue(random(s, range)));
     return v;
   }
+  // An integer input (Gather indices) fed with `values`.
+  template <typename T>
+  ir::Value* int_input(const std::string& name, const Shape& s, const std::vector<T>& values) {
+    Tensor t = Tensor::create(std::is_same_v<T, int32_t> ? DataType::kInt32 : DataType::kInt64, s).value();
+    std::copy(values.begin(), values.end(), t.data<T>());
+    ir::Value* v = g_.add_value(name);
+    std::vector<ir::Dim> dims;
+    for (int64_t d : s) dims.push_back(ir::Dim::of(d));
+    v->type() = ir::TypeInfo::tensor(t.dtype(), dims);
+    g_.add_input(v);
+    feeds_.emplace_back(name, RunValue(t));
+    return v;
+  }
+  void set_feed(const std::string& name, Tensor t) {
+    for (auto& [n, v] : feeds_)
+      if (n == name) v = RunValue(t);
+  }
   ir::Value* constant(const Tensor& t) { return g_.add_initializer(g_.unique_name("c"), t); }
   template <typename T>
   ir::Value* scalar(T v) { return constant(Tensor::scalar<T>(v)); }
@@ -49,6 +66,10 @@ class QBuilder {
     ir::Node* n = g_.add_node(type, ins, o, "", g_.unique_name(type + "_node"));
     for (auto& [k, v] : attrs) {
       const bool scalar = k == "axis" || k == "block_size" || k == "group" || k == "transB";
+      if (k == "perm") {
+        n->attributes()[k] = ir::Attribute::of(v);
+        continue;
+      }
       n->attributes()[k] = scalar ? ir::Attribute::of(v[0]) : ir::Attribute::of(v);
     }
     last_ = n;
@@ -101,6 +122,14 @@ class QBuilder {
     std::uniform_real_distribution<float> u(-scale, scale);
     for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng_);
     return t;
+  }
+
+  // The error message of a run that must fail ("" if it succeeded).
+  std::string run_status(const runtime::SessionOptions& o) {
+    auto s = runtime::Session::create(test_util::copy_test_model(*model_), o);
+    if (!s.ok()) return s.status().to_string();
+    auto r = (*s)->run(feeds_);
+    return r.ok() ? "" : r.status().to_string();
   }
 
   std::vector<Tensor> run(int opt_level, bool reference, std::map<std::string, int>* op_counts = nullptr) {
@@ -261,6 +290,124 @@ TEST(LowerQdq, WeightOnlyInt4AndInt8) {
   EXPECT_EQ(ops["kernel:avx512"], 4);
   EXPECT_EQ(ops["MatMul"] + ops["Gemm"] + ops["DequantizeLinear"] + ops["Add"], 0);
   expect_agree(b, 1e-4, 5, 1, false);  // the opset-21 blocked DequantizeLinear is not a reference kernel
+}
+
+// A ResNet stem: conv → Q→DQ → Relu → MaxPool → Q→DQ → conv. The Q moves before the MaxPool
+// (exact), so the first QConv ends in uint8 and the MaxPool runs on uint8 (oneDNN); and a
+// float input → MaxPool → Q(int8) → DQ (odd shape, no padding). Oracle: the unlowered graph.
+TEST(LowerQdq, MaxPoolRunsOnQuantizedValues) {
+  QBuilder b;
+  const float s0 = 2.f / 255, s1 = 0.05f, s2 = 0.03f;
+  ir::Value* x = b.input("x", {1, 3, 13, 11});
+  ir::Value* r = b.op("Relu", {b.qdq(b.conv(b.qdq(x, s0, 128), s0, 3, 8, 3, 2), s1, 128)});
+  ir::Value* p = b.qdq(b.op("MaxPool", {r}, {{"kernel_shape", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1, 1, 1}}}), s2, 0);
+  b.output(b.conv(p, s2, 8, 5, 3, 1));
+  ir::Value* x2 = b.input("x2", {2, 4, 7, 9});
+  b.output(b.qdq(b.op("MaxPool", {x2}, {{"kernel_shape", {2, 3}}, {"strides", {2, 2}}}), 1.f / 127, 0, false));
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QConv"], 2);
+  EXPECT_EQ(ops["MaxPool"], 2);
+  EXPECT_EQ(ops["kernel:onednn_int8"], 4);  // 2 QConv + 2 MaxPool
+  EXPECT_EQ(ops["Relu"] + ops["Conv"], 0);
+  EXPECT_EQ(ops["QuantizeLinear"], 2);  // the graph inputs
+  expect_agree(b, s2, 3, 0.5);
+}
+
+// Random packed bytes for an int4/uint4/int8/uint8 tensor.
+Tensor random_ints(DataType dt, const Shape& s, std::mt19937& rng) {
+  Tensor t = Tensor::create(dt, s).value();
+  for (size_t i = 0; i < t.nbytes(); ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  return t;
+}
+
+Tensor positive_scales(QBuilder& b, const Shape& s) {
+  Tensor t = b.random(s, 0.05f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::fabs(t.data<float>()[i]) + 0.01f;
+  return t;
+}
+
+// Quantized embedding tables: Gather(DQ(T_q)) ⇒ com.pare.QGather (odd sizes, partial last
+// block, zero points, negative indices), a tied head MatMul(x, Transpose(DQ(T_q))) ⇒
+// WeightOnlyMatMul; with constant indices folded. Oracle: the unlowered graph.
+TEST(LowerQdq, QuantizedGatherTables) {
+  QBuilder b;
+  std::mt19937 rng(5);
+  const int64_t V = 37, D = 50;
+  // int4 blocks of 16 along D (4 blocks, the last partial), int4 zero points.
+  ir::Value* t4 = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kInt4, {V, D}, rng)),
+                                            b.constant(positive_scales(b, {V, 4})),
+                                            b.constant(random_ints(DataType::kInt4, {V, 4}, rng))},
+                       {{"axis", {1}}, {"block_size", {16}}});
+  ir::Value* ids = b.int_input<int64_t>("ids", {2, 3}, {0, 36, -1, 5, -37, 17});
+  b.output(b.op("Gather", {t4, ids}, {{"axis", {0}}}));
+  // int8 per row (axis 0) with zero points, int32 indices.
+  ir::Value* t8 = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kInt8, {V, 9}, rng)),
+                                            b.constant(positive_scales(b, {V})),
+                                            b.constant(random_ints(DataType::kInt8, {V}, rng))},
+                       {{"axis", {0}}});
+  b.output(b.op("Gather", {t8, b.int_input<int32_t>("ids32", {4}, {3, 3, 0, 36})}, {{"axis", {0}}}));
+  // uint8 per tensor; uint4 per column (axis 1).
+  ir::Value* tu = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kUInt8, {V, 7}, rng)), b.scalar<float>(0.02f),
+                                            b.scalar<uint8_t>(128)});
+  b.output(b.op("Gather", {tu, ids}, {{"axis", {0}}}));
+  ir::Value* tc = b.op("DequantizeLinear", {b.constant(random_ints(DataType::kUInt4, {V, 6}, rng)), b.constant(positive_scales(b, {6}))},
+                       {{"axis", {1}}});
+  b.output(b.op("Gather", {tc, ids}, {{"axis", {0}}}));
+  // Constant indices: lowered, then folded (QGather's reference kernel reads two rows).
+  ir::Value* folded = b.op("Gather", {t4, b.constant(Tensor::from_vector<int64_t>({2}, {4, 1}))}, {{"axis", {0}}});
+  b.output(b.op("Add", {folded, b.input("y", {2, D})}));
+  // Tied head: x [3, D] · T^T → [3, V].
+  ir::Value* x = b.input("x", {3, D});
+  b.output(b.op("MatMul", {x, b.op("Transpose", {t4}, {{"perm", {1, 0}}})}));
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["QGather"], 4);
+  EXPECT_EQ(ops["WeightOnlyMatMul"], 1);
+  EXPECT_EQ(ops["Gather"] + ops["DequantizeLinear"] + ops["Transpose"] + ops["MatMul"], 0);
+  expect_agree(b, 1e-4, 5, 1, false);  // the opset-21 blocked DequantizeLinear is not a reference kernel
+  // An index out of range is an error naming it, lowered or not.
+  Tensor bad = Tensor::from_vector<int64_t>({2, 3}, {0, 1, 2, 37, 4, 5});
+  b.set_feed("ids", bad);
+  for (int level : {0, 3}) {
+    runtime::SessionOptions o;
+    o.opt_level = level;
+    SCOPED_TRACE(level);
+    EXPECT_TRUE(b.run_status(o).find("37") != std::string::npos);
+  }
+}
+
+// A QGather whose scale does not fit its table, or whose table is not 2-D: an error naming it
+// when the session is planned (no crash, no out-of-bounds read).
+TEST(LowerQdq, QGatherRejectsBadParameters) {
+  auto check = [](const Shape& table, const Shape& scale, int64_t block, const std::string& text) {
+    auto model = std::make_unique<ir::Model>();
+    model->opsets = {{"", 21}, {"com.pare", 1}};
+    ir::Graph& g = *model->graph;
+    ir::Value* ids = g.add_value("ids");
+    ids->type() = ir::TypeInfo::tensor(DataType::kInt64, std::vector<ir::Dim>{ir::Dim::of(2)});
+    g.add_input(ids);
+    ir::Value* q = g.add_initializer("q", Tensor::create(DataType::kInt4, table).value());
+    Tensor st = Tensor::create(DataType::kFloat32, scale).value();
+    for (int64_t i = 0; i < st.numel(); ++i) st.data<float>()[i] = 0.1f;
+    ir::Value* s = g.add_initializer("s", st);
+    ir::Value* y = g.add_value("y");
+    ir::Node* n = g.add_node("QGather", {q, s, nullptr, ids}, {y}, "com.pare", "qg");
+    n->attributes()["axis"] = ir::Attribute::of(int64_t{1});
+    n->attributes()["block_size"] = ir::Attribute::of(block);
+    g.outputs().push_back(y);
+    runtime::SessionOptions o;
+    auto sess = runtime::Session::create(std::move(model), o);
+    std::string msg = sess.ok() ? "" : sess.status().to_string();
+    if (sess.ok()) {
+      auto r = (*sess)->run({{"ids", RunValue(Tensor::from_vector<int64_t>({2}, {0, 1}))}});
+      msg = r.ok() ? "" : r.status().to_string();
+    }
+    EXPECT_NE(msg.find(text), std::string::npos) << msg;
+  };
+  check({10, 64}, {10, 3}, 32, "does not match");  // 64 / 32 = 2 blocks, not 3
+  check({10, 64}, {10}, 0, "one value per index");  // axis 1 needs 64
+  check({640}, {1}, 0, "2-D");
 }
 
 TEST(LowerQdq, PortablePipelineKeepsQdq) {

@@ -1,7 +1,7 @@
 // Runs an ONNX model in ONNX Runtime (npm onnxruntime-node) on float32 inputs and writes
 // float32 outputs, for tests comparing pare with ORT.
 // Usage: node ort_run.js MODULE_DIR MODEL IN.json OUT_PREFIX
-//   IN.json: {"name": {"shape": [...], "file": "raw float32 path"}, ...}
+//   IN.json: {"name": {"shape": [...], "file": "raw float32 path", "dtype": "float32"|"int64"}, ...}
 //   writes OUT_PREFIX<i>.bin (raw float32) and OUT_PREFIX.json (names and shapes).
 const fs = require('fs');
 const path = require('path');
@@ -13,6 +13,11 @@ const ort = require(path.join(moduleDir, 'node_modules', 'onnxruntime-node'));
   const feeds = {};
   for (const [name, s] of Object.entries(spec)) {
     const buf = fs.readFileSync(s.file);
+    if (s.dtype === 'int64') {
+      const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+      feeds[name] = new ort.Tensor('int64', new BigInt64Array(ab), s.shape);
+      continue;
+    }
     const data = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     feeds[name] = new ort.Tensor('float32', Float32Array.from(data), s.shape);
   }

@@ -51,8 +51,9 @@ def ort_run(model, feeds, tmp):
     spec = {}
     for i, (name, x) in enumerate(feeds.items()):
         f = os.path.join(tmp, f"ort_in{i}.bin")
-        np.ascontiguousarray(x, dtype=np.float32).tofile(f)
-        spec[name] = {"shape": list(x.shape), "file": f}
+        dt = "int64" if x.dtype == np.int64 else "float32"
+        np.ascontiguousarray(x, dtype=dt).tofile(f)
+        spec[name] = {"shape": list(x.shape), "file": f, "dtype": dt}
     js = os.path.join(tmp, "ort_in.json")
     with open(js, "w") as f:
         json.dump(spec, f)
@@ -111,6 +112,27 @@ def matmul_model(path, k=100, n=24, nan=False, seed=0):
          helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 10])],
         [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(r.standard_normal(n).astype(np.float32), "b1"),
          numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(r.standard_normal(10).astype(np.float32), "b2")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def embedding_model(path, vocab=300, d=64, seed=0):
+    """ids[N,S] → Gather(tok) + Gather(typ, ids % 2) → Mul → MatMul(tok^T as a second, transposed
+    initializer: the tied LM head as PyTorch exports it) → logits: the tables to quantize."""
+    r = np.random.default_rng(seed)
+    tok = (r.standard_normal((vocab, d)) * 0.1).astype(np.float32)
+    typ = (r.standard_normal((2, d)) * 0.1).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Gather", ["tok", "ids"], ["e"], name="tok_gather"),
+         helper.make_node("Mod", ["ids", "two"], ["t"], name="mod"),
+         helper.make_node("Gather", ["typ", "t"], ["f"], name="typ_gather"),
+         helper.make_node("Add", ["e", "f"], ["h"], name="add"),
+         helper.make_node("Mul", ["h", "k"], ["h2"], name="mul"),
+         helper.make_node("MatMul", ["h2", "head"], ["y"], name="head")],
+        "emb", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", "S"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "S", vocab])],
+        [numpy_helper.from_array(tok, "tok"), numpy_helper.from_array(typ, "typ"),
+         numpy_helper.from_array(np.array(2, np.int64), "two"), numpy_helper.from_array(np.array(10.0, np.float32), "k"),
+         numpy_helper.from_array(np.ascontiguousarray(tok.T), "head")])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
 
 
@@ -223,6 +245,55 @@ class Quantize(unittest.TestCase):
             o = ort_run(out, {"x": x}, self.dir)
             self.assertGreater(sqnr_db(o[0], p[0]), 40, f"{name}: pare and ORT differ")
             self.assertGreater(sqnr_db(ref, p[0]), min_sqnr, f"{name}: too far from fp32")
+
+    def test_ort_agrees_gather_tables(self):
+        """Embedding tables quantized (Gather(DequantizeLinear(T_q))), the tied head stored once
+        (Transpose of the table's DQ), in every mode; pare (QGather, WeightOnlyMatMul) and ORT agree."""
+        err = ensure_ort()
+        if err:
+            self.skipTest(err)
+        src = self.path("emb.onnx")
+        embedding_model(src)
+        ids = np.random.default_rng(2).integers(0, 300, (2, 5)).astype(np.int64)
+        ids[0, 0], ids[1, 4] = 0, 299
+        ref = pare_run(src, {"ids": ids}, self.dir)[0]
+        fp32_bytes = os.path.getsize(src)
+        cases = [("wo4", ["--mode", "weight-only", "--bits", 4, "--group-size", 32], 15, 0.16),
+                 ("wo4g64", ["--mode", "weight-only", "--bits", 4, "--group-size", 64], 15, 0.15),
+                 ("wo8pr", ["--mode", "weight-only", "--group-size", 0], 30, 0.27),
+                 ("dynamic", ["--mode", "dynamic"], 30, 0.3)]  # 64-wide rows: scale overhead
+        for name, args, min_sqnr, max_ratio in cases:
+            out = self.path(name + ".onnx")
+            pare("quantize", src, "-o", out, *args)
+            m = onnx.load(out)
+            if name in ("wo8pr", "dynamic"):
+                onnx.checker.check_model(m)
+            big_float = [i.name for i in m.graph.initializer if i.data_type == TensorProto.FLOAT and np.prod(i.dims) > 1000]
+            self.assertEqual(big_float, [], f"{name}: float tables left")
+            dq = {n.output[0]: n for n in m.graph.node if n.op_type == "DequantizeLinear"}
+            gathers = [n for n in m.graph.node if n.op_type == "Gather"]
+            self.assertTrue(all(n.input[0] in dq for n in gathers), f"{name}: a Gather table is not quantized")
+            tr = [n for n in m.graph.node if n.op_type == "Transpose"]
+            if name != "dynamic":  # weight-only: the head reads the table (one copy)
+                self.assertEqual(len(tr), 1, name)
+                self.assertEqual(tr[0].input[0], gathers[0].input[0])
+            self.assertLess(os.path.getsize(out) / fp32_bytes, max_ratio, name)
+            p = pare_run(out, {"ids": ids}, self.dir)
+            o = ort_run(out, {"ids": ids}, self.dir)
+            self.assertGreater(sqnr_db(o[0], p[0]), 40, f"{name}: pare and ORT differ")
+            self.assertGreater(sqnr_db(ref, p[0]), min_sqnr, f"{name}: too far from fp32")
+            kinds = pare("bench", out, "--iters", 1, "--warmup", 0, "--profile").stdout
+            self.assertIn("QGather", kinds, name)
+            if name != "dynamic":
+                self.assertIn("WeightOnlyMatMul", kinds, name)
+        # An index beyond the table: a clear error, not a crash.
+        out = self.path("wo4.onnx")
+        ids[1, 1] = 300
+        np.save(self.path("bad_ids.npy"), ids)
+        p = pare("run", out, "-i", f"ids={self.path('bad_ids.npy')}", "-d", self.dir, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("300", p.stderr)
+        self.assertIn("out of range", p.stderr)
 
     # Bad input: each a clear error naming what is wrong, no output file.
     def bad(self, args, code, text):

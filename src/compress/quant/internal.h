@@ -1,6 +1,7 @@
 // Helpers shared by the quantization modes (not part of the API).
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -31,6 +32,12 @@ bool node_selected(const ir::Node& n, const QuantizeOptions& options, const std:
 // The modes (each a graph rewrite; `report` collects per-node outcomes).
 Status quantize_qdq(ir::Model& model, const QuantizeOptions& options, CalibrationSource* calib,
                     QuantizeReport& report);
+// Gather tables (embeddings, axis 0, constant float 2-D data) → Gather(DequantizeLinear(T_q)):
+// weight-only: o.bits in blocks of o.group_size along the hidden axis (group 0: per row); static
+// and dynamic: int8 per row. One DQ per table, shared by all its Gathers; `tables` (if given)
+// receives table value → its DQ output, for tied LM heads (quantize_weight_only).
+Status quantize_gather_tables(ir::Model& model, const QuantizeOptions& options, QuantizeReport& report,
+                              std::map<const ir::Value*, ir::Node*>* tables);
 Status quantize_weight_only(ir::Model& model, const QuantizeOptions& options, QuantizeReport& report);
 Status convert_half(ir::Model& model, const QuantizeOptions& options, CalibrationSource* calib,
                     QuantizeReport& report);

@@ -72,6 +72,7 @@ Status quantize_qdq(ir::Model& model, const QuantizeOptions& o, CalibrationSourc
     if (std::find(quantizable_op_types(o.mode).begin(), quantizable_op_types(o.mode).end(), n->op_type()) ==
         quantizable_op_types(o.mode).end())
       continue;
+    if (n->op_type() == "Gather") continue;  // tables: quantize_gather_tables (weight_only.cc)
     LayerReport lr{n->name(), n->op_type()};
     std::string reason;
     if (!node_selected(*n, o, op_types, &reason)) {

@@ -28,8 +28,8 @@ Result<CalibMethod> parse_calib_method(const std::string& s) {
 }
 
 const std::vector<std::string>& quantizable_op_types(Mode mode) {
-  static const std::vector<std::string> kQdq = {"Conv", "MatMul", "Gemm"};
-  static const std::vector<std::string> kWeightOnly = {"MatMul", "Gemm"};
+  static const std::vector<std::string> kQdq = {"Conv", "MatMul", "Gemm", "Gather"};
+  static const std::vector<std::string> kWeightOnly = {"MatMul", "Gemm", "Gather"};
   static const std::vector<std::string> kHalf = {
       "Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid",
       "Tanh", "Gelu", "Erf", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
@@ -208,6 +208,7 @@ Result<QuantizeReport> quantize_model(ir::Model& model, const QuantizeOptions& o
     case Mode::kStatic:
     case Mode::kDynamic:
       PARE_RETURN_IF_ERROR(raise_opset(model, 13));
+      PARE_RETURN_IF_ERROR(quantize_gather_tables(model, options, report, nullptr));
       PARE_RETURN_IF_ERROR(quantize_qdq(model, options, calib, report));
       break;
     case Mode::kWeightOnly:

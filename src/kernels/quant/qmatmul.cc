@@ -1,5 +1,7 @@
 // com.pare.QMatMul (ops/fused/quant.h) on oneDNN's int8 matmul (u8/s8 × s8 → s32): A's zero
-// point and the output scales A_s·B_s[n] are run-time arguments (in the dynamic mode A is
+// point and the output scales A_s·B_s[n] are fixed at plan time for a static A (oneDNN then
+// picks its brgemm matmul; with run-time values it fell back to a 5–10× slower gemm), run-time
+// arguments in the dynamic mode (A is
 // quantized per call, exactly as DynamicQuantizeLinear: min/max, then round-half-even of
 // x / s with AVX-512), the float bias is a binary-add post-op, then the activation, 1/Y_s and
 // Y's zero point for a quantized output. B is reordered once per row count into oneDNN's
@@ -85,9 +87,11 @@ class QMatMulOnednn final : public ops::Kernel {
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, memory(plan->pd.src_desc(), eng, const_cast<void*>(a_data))},
           {DNNL_ARG_WEIGHTS, plan->weights},
-          {DNNL_ARG_DST, memory(plan->pd.dst_desc(), eng, y->raw_data())},
-          {DNNL_ARG_ATTR_OUTPUT_SCALES, memory({{N_}, memory::data_type::f32, tag::a}, eng, scales_.data())},
-          {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, memory::data_type::s32, tag::a}, eng, &a_zero)}};
+          {DNNL_ARG_DST, memory(plan->pd.dst_desc(), eng, y->raw_data())}};
+      if (dynamic_) {
+        args.insert({DNNL_ARG_ATTR_OUTPUT_SCALES, memory({{N_}, memory::data_type::f32, tag::a}, eng, scales_.data())});
+        args.insert({DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, memory::data_type::s32, tag::a}, eng, &a_zero)});
+      }
       if (bias_.defined()) {
         args.insert({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, memory({{1, N_}, memory::data_type::f32, tag::ab}, eng, bias_.raw_data())});
       }
@@ -117,8 +121,15 @@ class QMatMulOnednn final : public ops::Kernel {
     scales_.resize(static_cast<size_t>(N_));
     return guarded("QMatMul", [&] {
       dnnl::primitive_attr attr = onednn::scratchpad_attr();
-      attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
-      attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+      if (dynamic_) {
+        attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
+        attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+      } else {  // static A: constant scales and zero point, which oneDNN's brgemm matmul takes
+        std::vector<float> sc(static_cast<size_t>(N_));
+        for (int64_t n = 0; n < N_; ++n) sc[n] = as_ * bs_[n];
+        attr.set_output_scales(1 << 1, sc);
+        if (az_ != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {az_});
+      }
       if (ys_ > 0 && yz_ != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {yz_});
       dnnl::post_ops po;
       if (bias_.defined()) po.append_binary(dnnl::algorithm::binary_add, memory::desc({1, N_}, memory::data_type::f32, tag::ab));
