@@ -5,7 +5,7 @@
 #
 # usage: examples/fashion-mnist/kd_sweep.sh TEACHER.onnx [PARE] [OUT_DIR]
 #   env: SEED (default 1), THREADS (default 1), DATA, PARALLEL (runs at once, default 1),
-#        RUNS: "name shrink epochs distill-args…" lines (default: the set below)
+#        RUNS: "name shrink|student.onnx epochs distill-args…" lines (default: the set below)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 TEACHER="$1"
@@ -32,9 +32,11 @@ mkdir -p "$OUT"
 export OMP_WAIT_POLICY=passive
 
 one() {
-  local name=$1 shrink=$2 epochs=$3
+  local name=$1 shrink=$2 epochs=$3 student
   shift 3
-  "$PARE" distill --teacher "$TEACHER" --shrink "$shrink" --data "$DATA" --val-data "$DATA" --batch 64 --optimizer adamw \
+  # The second field is a width factor (--shrink) or a student ONNX file (--student).
+  if [[ $shrink == *.onnx ]]; then student=(--student "$shrink"); else student=(--shrink "$shrink"); fi
+  "$PARE" distill --teacher "$TEACHER" "${student[@]}" --data "$DATA" --val-data "$DATA" --batch 64 --optimizer adamw \
     --schedule cosine --weight-decay 0.0001 --seed "$SEED" --threads "$THREADS" -q --epochs "$epochs" --lr 0.004 \
     "$@" -o "$OUT/$name.onnx" > "$OUT/$name.log" 2>&1 || echo "$name failed (see $OUT/$name.log)"
 }

@@ -10,6 +10,8 @@
 # Measured (docs/training.md): about 22 minutes on the shared 2-core machine under load
 # (load average 5-8); the per-epoch rates give about 11.5 minutes on 2 idle cores.
 # EPOCHS=4 STUDENT_EPOCHS=3 shortens it.
+# The distillation experiments of docs/training.md: kd_sweep.sh (2-4 epochs) and kd_long.sh
+# (10 epochs, an ensemble teacher), both from this script's out/teacher.onnx.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PARE="${1:-$HERE/../../build/pare}"

@@ -122,6 +122,7 @@ int run_training(std::unique_ptr<ir::Model> model, TrainCli& t) {
     if (bar) std::fprintf(stderr, "\n");
     std::printf("epoch %lld/%lld  loss %.4f  train acc %.2f%%", static_cast<long long>(r.epoch), static_cast<long long>(o.epochs), r.loss,
                 100 * r.accuracy);
+    if (r.teacher_accuracy >= 0) std::printf("  teacher train acc %.2f%%", 100 * r.teacher_accuracy);
     if (r.val_accuracy >= 0) std::printf("  val acc %.2f%%  val loss %.4f", 100 * r.val_accuracy, r.val_loss);
     std::printf("  %.0f img/s  %.1fs  lr %.3g\n", r.images_per_second, r.seconds, r.lr);
     std::fflush(stdout);

@@ -425,6 +425,20 @@ TEST(Distill, ShrinkScalesWidthsAndDistillationTrains) {
   auto r = train_model(**s, train, &train, o);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_GT(r->epochs.back().val_accuracy, 0.9);
+  // The teacher's reported training accuracy is its accuracy on the training data (no
+  // augmentation: every epoch sees all samples once), counted here from its own logits.
+  auto tz = ts->run({{"x", RunValue(train.x)}});
+  ASSERT_TRUE(tz.ok());
+  int64_t right = 0;
+  for (int64_t i = 0; i < train.x.dim(0); ++i) {
+    const float* z = (*tz)[0].tensor.data<float>() + i * 3;
+    right += std::max_element(z, z + 3) - z == train.y.data<int64_t>()[i];
+  }
+  for (const EpochReport& e : r->epochs) EXPECT_DOUBLE_EQ(e.teacher_accuracy, static_cast<double>(right) / train.x.dim(0));
+  EXPECT_GT(right, 100);
+  auto plain = train_model(**s, train, nullptr, quick_options(1));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->epochs.back().teacher_accuracy, -1);
 }
 
 }  // namespace

@@ -257,7 +257,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
     dropout_rng.seed(o.seed * 31 + static_cast<uint64_t>(epoch) * 7919 + 17);
     const auto t0 = std::chrono::steady_clock::now();
     double loss_sum = 0;
-    int64_t seen = 0, correct = 0, b = 0;
+    int64_t seen = 0, correct = 0, teacher_correct = 0, b = 0;
     float lr = 0;
     for (;;) {
       if (o.stop && o.stop->load()) {
@@ -316,6 +316,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
         const float w = alpha * T * T / static_cast<float>(n);
         for (int64_t i = 0; i < n; ++i) {
           const float* z = teacher_logits.data<float>() + i * k;
+          teacher_correct += std::max_element(z, z + k) - z == y.data<int64_t>()[i];
           float* s = soft.data<float>() + i * k;
           double mx = z[0], sum = 0;
           for (int64_t j = 1; j < k; ++j) mx = std::max<double>(mx, z[j]);
@@ -370,6 +371,7 @@ Result<TrainResult> train_model(ir::Model& model, const eval::Dataset& train, co
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rep.loss = loss_sum / std::max<int64_t>(1, seen);
     rep.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, seen);
+    if (o.teacher) rep.teacher_accuracy = static_cast<double>(teacher_correct) / std::max<int64_t>(1, seen);
     rep.images_per_second = seen / std::max(rep.seconds, 1e-9);
     rep.lr = lr;
     sync_model(model, epoch + 1, false);

@@ -42,6 +42,9 @@ struct StepProgress {
 struct EpochReport {
   int64_t epoch = 0;  // 1-based
   double loss = 0, accuracy = 0, val_accuracy = -1, val_loss = -1;
+  // Distillation: the teacher's accuracy on this epoch's training batches (its logits' argmax
+  // against the labels; -1 without a teacher). An untrained or mismatched teacher shows at once.
+  double teacher_accuracy = -1;
   double images_per_second = 0, seconds = 0;
   float lr = 0;
 };
