@@ -39,7 +39,12 @@ def main():
     a = ap.parse_args()
     nm = npm_peers.ensure()
     os.makedirs(OUT, exist_ok=True)
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    # OpenMP's default wait policy (spin, then sleep), as a user runs pare: with passive waiting
+    # every parallel region (~180 per generated token) pays a futex wake-up, which cost Q4_0
+    # generation at 2 threads a third of its speed (44 vs 66-72 tokens/s); llama.cpp's own
+    # thread pool spins regardless of this variable.
+    env = dict(os.environ)
+    env.pop("OMP_WAIT_POLICY", None)
     membw = os.path.join(OUT, "membw")
     if not os.path.exists(membw):
         sh(["g++", "-O3", "-march=native", "-fopenmp", os.path.join(HERE, "membw.cc"), "-o", membw])
