@@ -32,18 +32,26 @@ def pare(*args, check=True):
 
 def ensure_ort():
     """Installs onnxruntime-node@1.30.0 into ORT_DIR (npm, --ignore-scripts: the package ships
-    its CPU libonnxruntime.so under bin/); returns an error string if that is impossible."""
-    mod = os.path.join(ORT_DIR, "node_modules", "onnxruntime-node", "bin")
-    if os.path.isdir(mod):
-        return None
+    its CPU libonnxruntime.so under bin/); returns an error string if that is impossible.
+    Several tests (quant, prune, sparse) call this at once under `ctest -j`: a lock serialises
+    them and a marker written after a complete install says when the module is usable (its
+    files appear while npm is still extracting)."""
+    import fcntl
     os.makedirs(ORT_DIR, exist_ok=True)
-    try:
-        p = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", ORT_DIR,
-                            "onnxruntime-node@1.30.0"], capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"npm install onnxruntime-node failed: {e}"
-    if p.returncode != 0 or not os.path.isdir(mod):
-        return f"npm install onnxruntime-node failed: {p.stderr[-500:]}"
+    marker = os.path.join(ORT_DIR, ".pare-ort-1.30.0")
+    with open(os.path.join(ORT_DIR, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(marker):
+            return None
+        mod = os.path.join(ORT_DIR, "node_modules", "onnxruntime-node", "bin")
+        try:
+            p = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", ORT_DIR,
+                                "onnxruntime-node@1.30.0"], capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"npm install onnxruntime-node failed: {e}"
+        if p.returncode != 0 or not os.path.isdir(mod):
+            return f"npm install onnxruntime-node failed: {p.stderr[-500:]}"
+        open(marker, "w").write("ok\n")
     return None
 
 
