@@ -1,9 +1,11 @@
 // What the sparse (CSR) and nm kernels share about the node they run: MatMul, Gemm or
 // com.pare.FusedMatMul with a constant float B, its attributes, the plan-time conditions on A,
-// B and the bias, the bias folded with Gemm's beta, and the FusedMatMul activation epilogue.
+// B and the bias, the bias folded with Gemm's beta, the FusedMatMul activation epilogue, and the
+// kernel around a packed weight (PackedWeightMatMul).
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "ops/fused/activation.h"
@@ -95,5 +97,60 @@ inline void apply_activation(const ops::ActivationSpec& act, Tensor& y, int thre
 #pragma omp parallel for num_threads(threads) if (count >= 16384)
   for (int64_t i = 0; i < count; ++i) p[i] = static_cast<float>(ops::apply_activation(act, p[i]));
 }
+
+// The kernel both formats share: at plan time B is read as [K, N] and handed to
+// Derived::pack(w, k, n, trans_b, node) → Result<Weight> (Weight has members k and n); the
+// bias is folded and the activation parsed; B and the bias are released from the graph. At run
+// time A [..., M, K] is checked, Y allocated (Y = bias when K = 0) and
+// Derived::multiply(ctx, a, rows, y, bias) → Status computes A·B + bias into Y, then the
+// activation.
+template <class Derived, class Weight>
+class PackedWeightMatMul : public ops::Kernel {
+ public:
+  static Result<std::unique_ptr<ops::Kernel>> create(const ops::KernelInit& init) {
+    auto k = std::make_unique<Derived>();
+    const ir::Node& n = init.node;
+    k->spec_ = spec_of(n);
+    if (k->spec_.fused) {
+      PARE_ASSIGN_OR_RETURN(k->act_, ops::parse_activation(n.attr_string("activation", ""), n.attr_floats("activation_params")));
+    }
+    const Tensor* w = init.constant_input(1);
+    if (!w || w->rank() != 2 || w->dtype() != DataType::kFloat32) return invalid_input("{}: B must be a constant float matrix", n.describe());
+    const bool tb = k->spec_.trans_b;
+    const int64_t kk = tb ? w->dim(1) : w->dim(0), nn = tb ? w->dim(0) : w->dim(1);
+    PARE_ASSIGN_OR_RETURN(k->w_, Derived::pack(w->data<float>(), kk, nn, tb, n));
+    PARE_ASSIGN_OR_RETURN(k->bias_, folded_bias(init, k->spec_, nn));
+    return std::unique_ptr<ops::Kernel>(std::move(k));
+  }
+
+  bool prepacked_input(size_t i) const override { return i == 1 || i == 2; }
+
+  Status run(ops::KernelContext& ctx) override {
+    PARE_ASSIGN_OR_RETURN(const Tensor* a, ctx.required_input(0));
+    const int64_t k = w_.k, n = w_.n;
+    if (a->dtype() != DataType::kFloat32 || a->rank() < 2 || (spec_.gemm && a->rank() != 2) || a->dim(a->rank() - 1) != k) {
+      return ctx.error("A {} must be float [..., M, {}]", a->type_string(), k);
+    }
+    Shape ys = a->shape();
+    ys.back() = n;
+    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, ys));
+    if (y->numel() == 0) return ok_status();
+    float* py = y->data<float>();
+    if (k == 0) {  // empty product: y = bias
+      for (int64_t i = 0; i < y->numel(); ++i) py[i] = bias_.empty() ? 0.0f : bias_[i % n];
+    } else {
+      PARE_RETURN_IF_ERROR(static_cast<Derived*>(this)->multiply(ctx, a->data<float>(), a->numel() / k, py,
+                                                                 bias_.empty() ? nullptr : bias_.data()));
+    }
+    apply_activation(act_, *y, ctx.num_threads());
+    return ok_status();
+  }
+
+ protected:
+  MatMulSpec spec_;
+  ops::ActivationSpec act_;
+  Weight w_;
+  std::vector<float> bias_;
+};
 
 }  // namespace pare::kernels::sparse

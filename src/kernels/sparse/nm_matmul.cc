@@ -14,7 +14,6 @@
 namespace pare::kernels {
 namespace {
 
-using sparse::MatMulSpec;
 using sparse::NmWeight;
 
 bool applies(const ops::KernelInit& init) {
@@ -33,51 +32,19 @@ bool applies(const ops::KernelInit& init) {
   return !(d <= sparse::csr_density_limit(sh.rows_known, sh.rows) && d < sparse::kNmMinFill * nm_density);
 }
 
-class NmMatMul final : public ops::Kernel {
+class NmMatMul final : public sparse::PackedWeightMatMul<NmMatMul, NmWeight> {
  public:
-  static Result<std::unique_ptr<ops::Kernel>> create(const ops::KernelInit& init) {
-    auto k = std::make_unique<NmMatMul>();
-    const ir::Node& n = init.node;
-    k->spec_ = sparse::spec_of(n);
-    if (k->spec_.fused) {
-      PARE_ASSIGN_OR_RETURN(k->act_, ops::parse_activation(n.attr_string("activation", ""), n.attr_floats("activation_params")));
-    }
-    const Tensor* w = init.constant_input(1);
-    if (!w || w->rank() != 2 || w->dtype() != DataType::kFloat32) return invalid_input("{}: B must be a constant float matrix", n.describe());
-    const bool tb = k->spec_.trans_b;
-    const int64_t kk = tb ? w->dim(1) : w->dim(0), nn = tb ? w->dim(0) : w->dim(1);
-    const auto p = NmWeight::detect(w->data<float>(), kk, nn, tb);
-    if (!p) return invalid_input("{}: B {} holds no N:M pattern (M = 4 or 8, N ≤ M/2) along K", n.describe(), w->type_string());
-    auto packed = NmWeight::pack(w->data<float>(), kk, nn, tb, *p);
-    if (!packed) return resource_exhausted("{}: cannot allocate the {}:{} weight", n.describe(), p->n, p->m);
-    k->w_ = std::move(*packed);
-    PARE_ASSIGN_OR_RETURN(k->bias_, sparse::folded_bias(init, k->spec_, nn));
-    return std::unique_ptr<ops::Kernel>(std::move(k));
+  static Result<NmWeight> pack(const float* w, int64_t k, int64_t n, bool trans_b, const ir::Node& node) {
+    const auto p = NmWeight::detect(w, k, n, trans_b);
+    if (!p) return invalid_input("{}: B [{}, {}] holds no N:M pattern (M = 4 or 8, N ≤ M/2) along K", node.describe(), k, n);
+    auto packed = NmWeight::pack(w, k, n, trans_b, *p);
+    if (!packed) return resource_exhausted("{}: cannot allocate the {}:{} weight", node.describe(), p->n, p->m);
+    return std::move(*packed);
   }
-
-  bool prepacked_input(size_t i) const override { return i == 1 || i == 2; }
-
-  Status run(ops::KernelContext& ctx) override {
-    PARE_ASSIGN_OR_RETURN(const Tensor* a, ctx.required_input(0));
-    const int64_t k = w_.k, n = w_.n;
-    if (a->dtype() != DataType::kFloat32 || a->rank() < 2 || (spec_.gemm && a->rank() != 2) || a->dim(a->rank() - 1) != k) {
-      return ctx.error("A {} must be float [..., M, {}]", a->type_string(), k);
-    }
-    Shape ys = a->shape();
-    ys.back() = n;
-    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, ys));
-    if (y->numel() == 0) return ok_status();
-    sparse::nm_matmul(w_, a->data<float>(), a->numel() / k, y->data<float>(), bias_.empty() ? nullptr : bias_.data(),
-                      spec_.alpha, ctx.num_threads());
-    sparse::apply_activation(act_, *y, ctx.num_threads());
+  Status multiply(ops::KernelContext& ctx, const float* a, int64_t rows, float* y, const float* bias) {
+    sparse::nm_matmul(w_, a, rows, y, bias, spec_.alpha, ctx.num_threads());
     return ok_status();
   }
-
- private:
-  MatMulSpec spec_;
-  ops::ActivationSpec act_;
-  NmWeight w_;
-  std::vector<float> bias_;
 };
 
 }  // namespace
