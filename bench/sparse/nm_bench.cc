@@ -8,8 +8,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
@@ -18,9 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/registry.h"
-#include "runtime/buffer_pool.h"
-#include "kernels/sparse/nm_weight.h"
+#include "kernel_race.h"
 #include "kernels/sparse/sparse_weight.h"
 
 using namespace pare;
@@ -37,18 +33,6 @@ std::vector<std::string> split(const std::string& s) {
     p = e + 1;
   }
   return v;
-}
-
-const ops::KernelDef* find_def(const std::string& name) {
-  for (const auto& d : kernels::registry().defs()) {
-    if (d.op_type == "FusedMatMul" && d.domain == "com.pare" && d.name == name) return &d;
-  }
-  return nullptr;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -81,16 +65,8 @@ int main(int argc, char** argv) {
     }
   }
   omp_set_num_threads(threads);
-  const char* names[3] = {"onednn", "nm", "sparse"};
-  const int nk = csr ? 3 : 2;
-  const ops::KernelDef* defs[3];
-  for (int i = 0; i < nk; ++i) {
-    defs[i] = find_def(names[i]);
-    if (!defs[i]) {
-      std::fprintf(stderr, "kernel %s not registered\n", names[i]);
-      return 1;
-    }
-  }
+  std::vector<std::string> names = {"onednn", "nm"};
+  if (csr) names.push_back("sparse");
   std::printf("K=%lld N=%lld threads=%d rounds=%d isa=%s\n\n", (long long)K, (long long)N, threads, rounds,
               kernels::sparse::sparse_isa());
   std::printf("| M | N:M | dense ms | nm ms | dense/nm |%s max diff |\n|---|---|---|---|---|%s---|\n",
@@ -101,13 +77,6 @@ int main(int argc, char** argv) {
     const int64_t M = std::atoll(mstr.c_str());
     for (const std::string& pat : patterns) {
       const int pn = std::atoi(pat.c_str()), pm = std::atoi(pat.substr(pat.find(':') + 1).c_str());
-      auto model = std::make_unique<ir::Model>();
-      model->opsets.push_back({"", 17});
-      model->opsets.push_back({"com.pare", 1});
-      ir::Graph& g = *model->graph;
-      ir::Value* a = g.add_value("A");
-      a->type() = ir::TypeInfo::tensor(DataType::kFloat32, std::vector<ir::Dim>{ir::Dim::of(M), ir::Dim::of(K)});
-      g.add_input(a);
       Tensor bt = Tensor::create(DataType::kFloat32, {K, N}).value();
       float* pb = bt.data<float>();
       std::fill(pb, pb + bt.numel(), 0.0f);
@@ -119,57 +88,12 @@ int main(int argc, char** argv) {
           for (int i = 0; i < pn; ++i) pb[(g0 + pos[i]) * N + j] = u(rng);
         }
       }
-      ir::Value* b = g.add_initializer("B", bt);
-      ir::Value* y = g.add_value("Y");
-      ir::Node* node = g.add_node("FusedMatMul", {a, b}, {y}, "com.pare", "mm");
-      ops::KernelInit init{*node, 1, threads};
-      std::unique_ptr<ops::Kernel> ks[3];
-      for (int i = 0; i < nk; ++i) {
-        auto r = defs[i]->create(init);
-        if (!r.ok()) {
-          std::fprintf(stderr, "create %s: %s\n", names[i], r.status().to_string().c_str());
-          return 1;
-        }
-        ks[i] = std::move(*r);
-      }
-      Tensor at = Tensor::create(DataType::kFloat32, {M, K}).value();
-      for (int64_t i = 0; i < at.numel(); ++i) at.data<float>()[i] = u(rng);
-      RunValue av(at);
-      std::vector<RunValue> outs[3] = {std::vector<RunValue>(1), std::vector<RunValue>(1), std::vector<RunValue>(1)};
-      runtime::BufferPool pool;  // outputs from a pool, as in a session (no fresh pages per call)
-      auto call = [&](int which) {
-        ops::KernelContext ctx(*node, {&av}, &outs[which], nullptr, threads, &pool);
-        Status st = ks[which]->run(ctx);
-        if (!st.ok()) {
-          std::fprintf(stderr, "run: %s\n", st.to_string().c_str());
-          std::exit(1);
-        }
-      };
-      int iters[3];
-      for (int w = 0; w < nk; ++w) {
-        call(w);
-        auto t0 = std::chrono::steady_clock::now();
-        call(w);
-        double one = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        iters[w] = std::max(1, static_cast<int>(min_ms / std::max(one, 1e-3)));
-      }
-      std::vector<double> t[3];
-      for (int r = 0; r < rounds; ++r) {
-        for (int w = 0; w < nk; ++w) {
-          auto t0 = std::chrono::steady_clock::now();
-          for (int it = 0; it < iters[w]; ++it) call(w);
-          t[w].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / iters[w]);
-        }
-      }
+      const bench::RaceResult res = bench::race(names, M, bt, threads, rounds, min_ms, rng);
       double diff = 0;
-      const float* y0 = outs[0][0].tensor.data<float>();
-      for (int w = 1; w < nk; ++w) {
-        const float* y1 = outs[w][0].tensor.data<float>();
-        for (int64_t i = 0; i < M * N; ++i) diff = std::max(diff, (double)std::abs(y0[i] - y1[i]));
-      }
-      const double d = median(t[0]), s = median(t[1]);
+      for (double x : res.diff) diff = std::max(diff, x);
+      const double d = res.ms[0], s = res.ms[1];
       std::printf("| %lld | %s | %.3f | %.3f | %.2f |", (long long)M, pat.c_str(), d, s, d / s);
-      if (csr) std::printf(" %.3f | %.2f |", median(t[2]), d / median(t[2]));
+      if (csr) std::printf(" %.3f | %.2f |", res.ms[2], d / res.ms[2]);
       std::printf(" %.1e |\n", diff);
       std::fflush(stdout);
     }

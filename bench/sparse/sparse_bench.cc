@@ -8,7 +8,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,8 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/registry.h"
-#include "runtime/buffer_pool.h"
+#include "kernel_race.h"
 #include "kernels/sparse/sparse_weight.h"
 
 using namespace pare;
@@ -34,18 +32,6 @@ std::vector<double> parse_list(const char* s) {
     p = *end == ',' ? end + 1 : end;
   }
   return v;
-}
-
-const ops::KernelDef* find_def(const std::string& name) {
-  for (const auto& d : kernels::registry().defs()) {
-    if (d.op_type == "FusedMatMul" && d.domain == "com.pare" && d.name == name) return &d;
-  }
-  return nullptr;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -70,12 +56,6 @@ int main(int argc, char** argv) {
     }
   }
   omp_set_num_threads(threads);
-  const ops::KernelDef* dense_def = find_def("onednn");
-  const ops::KernelDef* sparse_def = find_def("sparse");
-  if (!dense_def || !sparse_def) {
-    std::fprintf(stderr, "kernels not registered\n");
-    return 1;
-  }
   std::printf("K=%lld N=%lld threads=%d rounds=%d isa=%s\n\n", (long long)K, (long long)N, threads, rounds,
               kernels::sparse::sparse_isa());
   std::printf("| M | sparsity | dense ms | sparse ms | dense/sparse | max diff |\n|---|---|---|---|---|---|\n");
@@ -87,61 +67,11 @@ int main(int argc, char** argv) {
     double first_win = -1;
     bool lost_after = false;
     for (double sp : sparsities) {
-      auto model = std::make_unique<ir::Model>();
-      model->opsets.push_back({"", 17});
-      model->opsets.push_back({"com.pare", 1});
-      ir::Graph& g = *model->graph;
-      ir::Value* a = g.add_value("A");
-      a->type() = ir::TypeInfo::tensor(DataType::kFloat32, std::vector<ir::Dim>{ir::Dim::of(M), ir::Dim::of(K)});
-      g.add_input(a);
       Tensor bt = Tensor::create(DataType::kFloat32, {K, N}).value();
       for (int64_t i = 0; i < bt.numel(); ++i) bt.data<float>()[i] = p01(rng) < sp ? 0.0f : u(rng);
-      ir::Value* b = g.add_initializer("B", bt);
-      ir::Value* y = g.add_value("Y");
-      ir::Node* node = g.add_node("FusedMatMul", {a, b}, {y}, "com.pare", "mm");
-      ops::KernelInit init{*node, 1, threads};
-      auto dense = dense_def->create(init);
-      auto sparse = sparse_def->create(init);
-      if (!dense.ok() || !sparse.ok()) {
-        std::fprintf(stderr, "create: %s %s\n", dense.status().to_string().c_str(), sparse.status().to_string().c_str());
-        return 1;
-      }
-      Tensor at = Tensor::create(DataType::kFloat32, {M, K}).value();
-      for (int64_t i = 0; i < at.numel(); ++i) at.data<float>()[i] = u(rng);
-      RunValue av(at);
-      std::vector<RunValue> outs[2] = {std::vector<RunValue>(1), std::vector<RunValue>(1)};
-      ops::Kernel* ks[2] = {dense->get(), sparse->get()};
-      runtime::BufferPool pool;  // outputs from a pool, as in a session (no fresh pages per call)
-      auto call = [&](int which) {
-        ops::KernelContext ctx(*node, {&av}, &outs[which], nullptr, threads, &pool);
-        Status st = ks[which]->run(ctx);
-        if (!st.ok()) {
-          std::fprintf(stderr, "run: %s\n", st.to_string().c_str());
-          std::exit(1);
-        }
-      };
-      // Warm up and size the inner loop to ~min_ms per measurement.
-      int iters[2];
-      for (int w = 0; w < 2; ++w) {
-        call(w);
-        auto t0 = std::chrono::steady_clock::now();
-        call(w);
-        double one = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        iters[w] = std::max(1, static_cast<int>(min_ms / std::max(one, 1e-3)));
-      }
-      std::vector<double> t[2];
-      for (int r = 0; r < rounds; ++r) {
-        for (int w = 0; w < 2; ++w) {
-          auto t0 = std::chrono::steady_clock::now();
-          for (int it = 0; it < iters[w]; ++it) call(w);
-          t[w].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / iters[w]);
-        }
-      }
-      double diff = 0;
-      const float* y0 = outs[0][0].tensor.data<float>();
-      const float* y1 = outs[1][0].tensor.data<float>();
-      for (int64_t i = 0; i < M * N; ++i) diff = std::max(diff, (double)std::abs(y0[i] - y1[i]));
-      const double d = median(t[0]), s = median(t[1]);
+      const bench::RaceResult res = bench::race({"onednn", "sparse"}, M, bt, threads, rounds, min_ms, rng);
+      const double diff = res.diff[1];
+      const double d = res.ms[0], s = res.ms[1];
       std::printf("| %lld | %.0f%% | %.3f | %.3f | %.2f | %.1e |\n", (long long)M, sp * 100, d, s, d / s, diff);
       std::fflush(stdout);
       if (d / s > 1.0 && first_win < 0) first_win = sp;
