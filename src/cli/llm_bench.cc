@@ -70,7 +70,7 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
       if (!e.ok()) return report(e.status());
       if (r > 0) pp.push_back(n_prompt / seconds_since(t0));
     }
-    if (n_gen > 0 && parallel > 1) {
+    if (n_gen > 0) {  // one batched step per token for all sequences (one: the plain decode)
       std::vector<llm::Context*> seqs{ctx->get()};
       for (auto& m : more) seqs.push_back(m.get());
       std::vector<int32_t> tok(parallel);
@@ -85,19 +85,9 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
         auto e = llm::eval_batch(batch, scratch);
         if (!e.ok()) return report(e.status());
         for (int i = 0; i < parallel; ++i)
-          tok[i] = static_cast<int32_t>(std::max_element((*e)[i], (*e)[i] + c.n_vocab) - (*e)[i]);
+          tok[i] = static_cast<int32_t>(std::max_element((*e)[i], (*e)[i] + c.n_vocab) - (*e)[i]);  // greedy
       }
       if (r > 0) tg.push_back(static_cast<double>(n_gen) * parallel / seconds_since(t0));
-    } else if (n_gen > 0) {
-      (*ctx)->truncate(0);
-      int32_t tok = toks[0];
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int64_t i = 0; i < n_gen; ++i) {
-        auto e = (*ctx)->eval(&tok, 1);
-        if (!e.ok()) return report(e.status());
-        tok = static_cast<int32_t>(std::max_element(*e, *e + c.n_vocab) - *e);  // greedy, as generation does
-      }
-      if (r > 0) tg.push_back(n_gen / seconds_since(t0));
     }
   }
   const uint64_t wbytes = (*model)->weight_bytes();
