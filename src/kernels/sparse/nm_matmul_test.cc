@@ -13,6 +13,7 @@
 #include "compress/prune/prune.h"
 #include "kernels/sparse/nm_weight.h"
 #include "kernels/sparse/sparse_weight.h"
+#include "kernels/sparse/test_reference.h"
 #include "runtime/session.h"
 
 namespace pare {
@@ -70,14 +71,8 @@ TEST(NmKernels, MatchReferenceEveryIsa) {
           EXPECT_EQ(w->tail, c.k % p.m);
           std::vector<float> y(c.m * c.n, 123.0f);
           kernels::sparse::nm_matmul(*w, a.data(), c.m, y.data(), with_bias ? bias.data() : nullptr, alpha, 2);
-          double worst = 0;
-          for (int64_t i = 0; i < c.m; ++i)
-            for (int64_t j = 0; j < c.n; ++j) {
-              double ref = 0;
-              for (int64_t kk = 0; kk < c.k; ++kk) ref += double(a[i * c.k + kk]) * (trans ? b[j * c.k + kk] : b[kk * c.n + j]);
-              ref = alpha * ref + (with_bias ? bias[j] : 0.0);
-              worst = std::max(worst, std::abs(ref - y[i * c.n + j]));
-            }
+          const double worst = kernels::sparse::testing::max_error_vs_reference(
+              a.data(), b.data(), with_bias ? bias.data() : nullptr, alpha, c.m, c.k, c.n, trans, y.data());
           EXPECT_LT(worst, 1e-4 * std::sqrt(double(c.k)) + 1e-5)
               << isa << " m=" << c.m << " k=" << c.k << " n=" << c.n << " " << p.n << ":" << p.m << " trans=" << trans;
         }

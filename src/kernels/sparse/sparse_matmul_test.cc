@@ -8,6 +8,7 @@
 #include <random>
 
 #include "kernels/sparse/sparse_weight.h"
+#include "kernels/sparse/test_reference.h"
 #include "runtime/session.h"
 
 namespace pare {
@@ -44,14 +45,8 @@ TEST(SparseKernels, MatchReferenceOnOddShapesEveryIsa) {
             if (w.nnz() > 0) EXPECT_EQ(w.idx32.empty(), c.k <= 65536);
             std::vector<float> y(c.m * c.n, 123.0f);
             ASSERT_TRUE(kernels::sparse::sparse_matmul(w, a.data(), c.m, y.data(), with_bias ? bias.data() : nullptr, alpha, 2));
-            double worst = 0;
-            for (int64_t i = 0; i < c.m; ++i)
-              for (int64_t j = 0; j < c.n; ++j) {
-                double ref = 0;
-                for (int64_t kk = 0; kk < c.k; ++kk) ref += double(a[i * c.k + kk]) * (trans ? b[j * c.k + kk] : b[kk * c.n + j]);
-                ref = alpha * ref + (with_bias ? bias[j] : 0.0);
-                worst = std::max(worst, std::abs(ref - y[i * c.n + j]));
-              }
+            const double worst = kernels::sparse::testing::max_error_vs_reference(
+                a.data(), b.data(), with_bias ? bias.data() : nullptr, alpha, c.m, c.k, c.n, trans, y.data());
             EXPECT_LT(worst, 1e-4 * std::sqrt(double(c.k)) + 1e-5)
                 << isa << " m=" << c.m << " k=" << c.k << " n=" << c.n << " density=" << dens << " trans=" << trans;
           }
