@@ -59,7 +59,7 @@ void add_bench(CLI::App& app, int& rc) {
   cmd->add_option("-i,--input", o->inputs.files, "[NAME=]FILE (.npy/.pb); other inputs are generated");
   cmd->add_option("--shape", o->shape_specs, "NAME=d0,d1,... shape of a generated input (symbolic dims default to 1)");
   cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, cpu_ms_per_run (process CPU time of the timed runs / runs), peak_rss_bytes, arena_bytes");
-  cmd->add_flag("--profile", o->profile, "print the ops that take the most time");
+  cmd->add_flag("--profile", o->profile, "print the op types and the nodes that take the most time");
   auto n_prompt = std::make_shared<int64_t>(128);
   cmd->add_option("-p,--n-prompt", *n_prompt, "GGUF models: prompt tokens per prompt-processing run (default 128); -n is then the "
                   "generated tokens (default 64) and -w the repetitions (default 3)");
@@ -175,6 +175,22 @@ void add_bench(CLI::App& app, int& rc) {
         const auto& [us, name, cpu] = top[i];
         out << fmt::format("  {:<36} {:6.1f}%  {:.3f} ms/run  cpu {:.3f} ms/run\n", name, total > 0 ? 100 * us / total : 0,
                            us / 1000 / o->iters, cpu / 1000 / o->iters);
+      }
+      // The same per node: which layer of a type is slow (a stem conv, a 1x1 projection).
+      std::map<std::string, std::pair<double, std::string>> by_node;  // wall µs, "op [kernel]"
+      for (const auto& e : (*s)->profile()) {
+        auto& [us, what] = by_node[e.node];
+        us += e.duration_us;
+        what = e.op + " [" + e.kernel + "]";
+      }
+      std::vector<std::tuple<double, std::string, std::string>> nodes;
+      for (const auto& [k, v] : by_node) nodes.emplace_back(v.first, k, v.second);
+      std::sort(nodes.rbegin(), nodes.rend());
+      out << "top nodes by time:\n";
+      for (size_t i = 0; i < nodes.size() && i < 15; ++i) {
+        const auto& [us, name, what] = nodes[i];
+        out << fmt::format("  {:<36} {:<28} {:6.1f}%  {:.3f} ms/run\n", name.size() > 36 ? "…" + name.substr(name.size() - 35) : name,
+                           what, total > 0 ? 100 * us / total : 0, us / 1000 / o->iters);
       }
     }
   });

@@ -15,8 +15,9 @@
 // of a quantized op) is dropped: the fused op rounds once, at its end, so results differ from
 // the unfused graph by at most the rounding of those intermediate values (tested in
 // lower_qdq_test.cc). Weights must be symmetric int8 (zero point 0) for the integer paths.
-// Finally the quantized tensors that flow only between QConvs are kept N,H,W,C (input_nhwc /
-// output_nhwc / z_nhwc), the layout of oneDNN's int8 convolutions, so they never reorder.
+// Finally the quantized tensors that flow only between QConvs (directly, or through a MaxPool,
+// then com.pare.MaxPoolNhwc) are kept N,H,W,C (input_nhwc / output_nhwc / z_nhwc), the layout
+// of oneDNN's int8 convolutions, so they never reorder.
 #include <cmath>
 
 #include "ops/fused/quant.h"
@@ -322,6 +323,41 @@ Result<bool> lower_gather(ir::Graph& g, ir::Node* n) {
 
 bool is_qconv(const ir::Node* n) { return n && n->domain() == "com.pare" && n->op_type() == "QConv"; }
 
+// A QConv's output that goes only through a uint8/int8 MaxPool to QConvs (a ResNet's stem):
+// the pooling becomes com.pare.MaxPoolNhwc and both tensors stay N,H,W,C, so the oneDNN
+// convolutions on either side and the pooling between them reorder nothing.
+bool pool_nhwc(ir::Graph& g) {
+  bool changed = false;
+  for (const auto& up : g.nodes()) {
+    ir::Node* mp = up.get();
+    if (!is_op(*mp, "MaxPool") || !mp->input(0) || mp->outputs().empty() || !mp->output(0)) continue;
+    if (mp->outputs().size() > 1 && mp->output(1)) continue;
+    ir::Value* x = mp->input(0);
+    ir::Value* y = mp->output(0);
+    ir::Node* conv = x->producer();
+    if (!is_qconv(conv) || conv->attr_int("output_nhwc", 0) || conv->inputs().size() < 7 || !conv->input(6)) continue;
+    if (is_graph_output(x) || is_graph_output(y) || x->uses().size() != 1 || y->uses().empty()) continue;
+    const auto& xt = x->type();
+    const auto& yt = y->type();
+    if (!is_q8(xt.dtype) || !xt.shape || xt.shape->size() != 4 || !yt.shape || yt.shape->size() != 4) continue;
+    bool ok = mp->attr_ints("kernel_shape").size() == 2 && mp->attr_int("ceil_mode", 0) == 0 && mp->attr_int("storage_order", 0) == 0;
+    const std::string pad = mp->attr_string("auto_pad", "NOTSET");
+    ok = ok && (pad == "NOTSET" || pad == "VALID");
+    for (int64_t d : mp->attr_ints("dilations")) ok = ok && d == 1;
+    for (const ir::Use& u : y->uses()) ok = ok && is_qconv(u.node) && (u.input_index == 0 || u.input_index == 8);
+    if (!ok) continue;
+    mp->set_op("com.pare", "MaxPoolNhwc");
+    set_int(conv, "output_nhwc", 1);
+    for (ir::Value* v : {x, y}) {
+      const std::vector<ir::Dim> d = *v->type().shape;
+      v->type().shape = std::vector<ir::Dim>{d[0], d[2], d[3], d[1]};
+    }
+    for (const ir::Use& u : y->uses()) set_int(u.node, u.input_index == 0 ? "input_nhwc" : "z_nhwc", 1);
+    changed = true;
+  }
+  return changed;
+}
+
 // Quantized rank-4 QConv outputs used only by QConvs (as X or Z) stay N,H,W,C.
 bool assign_nhwc(ir::Graph& g) {
   bool changed = false;
@@ -423,6 +459,7 @@ Result<bool> lower_qdq(ir::Model& model) {
   if (!changed) return pooled;
   ir::Graph& g = *model.graph;
   PARE_RETURN_IF_ERROR(erase_dead_qdq(g));
+  pool_nhwc(g);
   assign_nhwc(g);
   return true;
 }

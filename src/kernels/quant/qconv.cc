@@ -8,6 +8,7 @@
 // output_nhwc) are used in place, plain ones are reordered (uint8, cheap). Weights are
 // reordered once (with oneDNN's zero-point compensation) per input shape. If oneDNN has no
 // implementation for a shape, the reference kernel runs it.
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -58,6 +59,11 @@ class QConvOnednn final : public ops::Kernel {
     }
     if (init.has_input(8)) {
       k->has_z_ = true;
+      // Z used only here, not a graph input/output or constant: Y may take Z's buffer (below).
+      const ir::Value* z = n.input(8);
+      const auto& outs = z->owner()->outputs();
+      k->z_in_place_ = z->uses().size() == 1 && !z->is_graph_input() && !z->initializer() &&
+                       std::find(outs.begin(), outs.end(), z) == outs.end();
       PARE_ASSIGN_OR_RETURN(auto zs, ops::quant::channel_scales(*init.constant_input(9), 1, "Z_scale"));
       k->zs_ = zs[0];
       PARE_ASSIGN_OR_RETURN(k->zz_, ops::quant::scalar_zero_point(init.constant_input(10), "Z_zero_point"));
@@ -90,15 +96,24 @@ class QConvOnednn final : public ops::Kernel {
     const Shape& ys = plan->y_nhwc;  // [N, H, W, M]
     Shape stored = out_nhwc_ ? ys : Shape{ys[0], ys[3], ys[1], ys[2]};
     const DataType yt = ys_ > 0 ? y_type_ : DataType::kFloat32;
+    const Tensor* z_in = has_z_ ? ctx.input(8) : nullptr;
+    // The sum post-op reads Z where it writes Y: with Z N,H,W,C of Y's type and nobody else
+    // holding it, Y is written over Z (no copy of Z, no new buffer).
+    if (z_in && z_in_place_ && z_nhwc_ && out_nhwc_ && yt != DataType::kFloat32 && z_in->dtype() == yt && z_in->shape() == stored &&
+        z_in->buffer().use_count() == 1) {
+      return guarded("QConv", [&] {
+        void* y = const_cast<void*>(z_in->raw_data());
+        ctx.set_output(0, RunValue(*z_in));
+        memory src = source(plan, x);
+        memory dst(plan->pd.dst_desc(), onednn::engine(), y);
+        execute(plan, src, dst);
+        return ok_status();
+      });
+    }
     PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, yt, stored));
     return guarded("QConv", [&] {
       auto& eng = onednn::engine();
-      memory src(plan->pd.src_desc(), eng, const_cast<void*>(x->raw_data()));
-      if (!in_nhwc_) {
-        ensure(x_tmp_, x->nbytes());
-        src = memory(plan->pd.src_desc(), eng, x_tmp_.data());
-        onednn::reorder(memory(plan->x_plain, eng, const_cast<void*>(x->raw_data())), src);
-      }
+      memory src = source(plan, x);
       void* dst_ptr = y->raw_data();
       if (!out_nhwc_) {
         ensure(y_tmp_, y->nbytes());
@@ -126,9 +141,7 @@ class QConvOnednn final : public ops::Kernel {
           onednn::reorder(memory(plan->y_plain, eng, const_cast<void*>(z->raw_data())), dst);
         }
       }
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
-      if (b_.defined()) args.insert({DNNL_ARG_BIAS, memory(plan->pd.bias_desc(), eng, b_.raw_data())});
-      onednn::execute(plan->prim, plan->pd, args);
+      execute(plan, src, dst);
       if (!out_nhwc_) onednn::reorder(dst, memory(plan->y_plain, eng, y->raw_data()));
       return ok_status();
     });
@@ -143,6 +156,22 @@ class QConvOnednn final : public ops::Kernel {
     memory weights;
     Tensor packed;
   };
+
+  // X as oneDNN's N,H,W,C source: in place, or reordered from N,C,H,W into a scratch buffer.
+  memory source(Plan* plan, const Tensor* x) {
+    auto& eng = onednn::engine();
+    if (in_nhwc_) return memory(plan->pd.src_desc(), eng, const_cast<void*>(x->raw_data()));
+    ensure(x_tmp_, x->nbytes());
+    memory src(plan->pd.src_desc(), eng, x_tmp_.data());
+    onednn::reorder(memory(plan->x_plain, eng, const_cast<void*>(x->raw_data())), src);
+    return src;
+  }
+
+  void execute(Plan* plan, const memory& src, const memory& dst) {
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
+    if (b_.defined()) args.insert({DNNL_ARG_BIAS, memory(plan->pd.bias_desc(), onednn::engine(), b_.raw_data())});
+    onednn::execute(plan->prim, plan->pd, args);
+  }
 
   static void ensure(std::vector<uint8_t>& buf, size_t bytes) {
     if (buf.size() < bytes) buf.resize(bytes);
@@ -222,7 +251,7 @@ class QConvOnednn final : public ops::Kernel {
   DataType x_type_ = DataType::kUInt8, y_type_ = DataType::kUInt8;
   int32_t xz_ = 0, yz_ = 0, zz_ = 0;
   float ys_ = 0, zs_ = 0;
-  bool has_z_ = false, in_nhwc_ = false, out_nhwc_ = false, z_nhwc_ = false;
+  bool has_z_ = false, z_in_place_ = false, in_nhwc_ = false, out_nhwc_ = false, z_nhwc_ = false;
   ops::ActivationSpec act_;
   std::vector<int64_t> kernel_, strides_, dilations_, pads_;
   std::string auto_pad_;

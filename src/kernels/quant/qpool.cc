@@ -4,6 +4,8 @@
 // a ResNet's stem runs QConv (uint8 out) → MaxPool (uint8) → QConv with no float tensor between
 // them. Conditions: 4-D uint8/int8 input, no Indices output, no dilations, ceil_mode 0,
 // auto_pad NOTSET or VALID. Tested against the reference MaxPool (lower_qdq_test.cc).
+// com.pare.MaxPoolNhwc (ops/fused/maxpool_nhwc.cc), the same pooling on N,H,W,C tensors between
+// two int8 convolutions, runs on oneDNN directly, without the reorders.
 #include <map>
 #include <mutex>
 #include <vector>
@@ -19,7 +21,8 @@ using dnnl::memory;
 class QMaxPool final : public ops::Kernel {
  public:
   explicit QMaxPool(const ops::KernelInit& init)
-      : kernel_(init.node.attr_ints("kernel_shape")),
+      : nhwc_(init.node.op_type() == "MaxPoolNhwc"),
+        kernel_(init.node.attr_ints("kernel_shape")),
         strides_(init.node.attr_ints("strides", {1, 1})),
         pads_(init.node.attr_ints("pads", {0, 0, 0, 0})),
         valid_(init.node.attr_string("auto_pad", "NOTSET") == "VALID") {}
@@ -33,6 +36,12 @@ class QMaxPool final : public ops::Kernel {
     PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), plan->out_shape));
     if (y->numel() == 0 || x->numel() == 0) return ok_status();
     return onednn::guarded("MaxPool", [&] {
+      if (nhwc_) {
+        memory src(plan->pd.src_desc(), onednn::engine(), const_cast<void*>(x->raw_data()));
+        memory dst(plan->pd.dst_desc(), onednn::engine(), y->raw_data());
+        onednn::execute(plan->prim, plan->pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+        return ok_status();
+      }
       // oneDNN's int8 pooling is vectorized for N,H,W,C only: reorder in and out (uint8).
       thread_local std::vector<uint8_t> xb, yb;
       xb.resize(static_cast<size_t>(x->numel()));
@@ -56,12 +65,13 @@ class QMaxPool final : public ops::Kernel {
     dnnl::pooling_forward prim;
   };
 
-  Status get_plan(ops::KernelContext& ctx, const Shape& xs, DataType dt, Plan*& out) {
+  Status get_plan(ops::KernelContext& ctx, const Shape& stored, DataType dt, Plan*& out) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = plans_.find(xs); it != plans_.end()) {
+    if (auto it = plans_.find(stored); it != plans_.end()) {
       out = &it->second;
       return ok_status();
     }
+    const Shape xs = nhwc_ ? Shape{stored[0], stored[3], stored[1], stored[2]} : stored;  // N, C, H, W
     if (kernel_.size() != 2 || strides_.size() != 2 || pads_.size() != 4) return ctx.error("expected 2-D kernel_shape/strides/pads");
     std::vector<int64_t> pl{pads_[0], pads_[1]}, pr{pads_[2], pads_[3]};
     if (valid_) pl = pr = {0, 0};
@@ -77,14 +87,16 @@ class QMaxPool final : public ops::Kernel {
       auto desc = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst,
                                               onednn::to_dims(strides_), onednn::to_dims(kernel_), onednn::to_dims(pl),
                                               onednn::to_dims(pr));
-      Plan p{ys, memory::desc(onednn::to_dims(xs), t, memory::format_tag::nchw), memory::desc(onednn::to_dims(ys), t, memory::format_tag::nchw),
+      const Shape out_stored = nhwc_ ? Shape{ys[0], ys[2], ys[3], ys[1]} : ys;
+      Plan p{out_stored, memory::desc(onednn::to_dims(xs), t, memory::format_tag::nchw), memory::desc(onednn::to_dims(ys), t, memory::format_tag::nchw),
              dnnl::pooling_forward::primitive_desc(desc, onednn::scratchpad_attr(), onednn::engine()), {}};
       p.prim = dnnl::pooling_forward(p.pd);
-      out = &plans_.emplace(xs, std::move(p)).first->second;
+      out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();
     });
   }
 
+  bool nhwc_ = false;
   std::vector<int64_t> kernel_, strides_, pads_;
   bool valid_ = false;
   std::mutex mu_;
@@ -108,6 +120,7 @@ bool applies(const ops::KernelInit& init) {
 
 void register_quant_qpool(ops::KernelRegistry& r) {
   r.add({"MaxPool", "", 1, ops::kMaxOpset, &ops::make_kernel<QMaxPool>, "onednn_int8", 11, applies});
+  r.add({"MaxPoolNhwc", "com.pare", 1, ops::kMaxOpset, &ops::make_kernel<QMaxPool>, "onednn_int8", 11, applies});
 }
 
 }  // namespace pare::kernels

@@ -290,6 +290,13 @@ void blocked_pool(InferContext& c) {
   c.set_tensor(0, c.dtype(0), with_layout(out, block));
 }
 
+void maxpool_nhwc(InferContext& c) {
+  const Dims* x = c.dims(0);
+  Window win;
+  if (!x || x->size() != 4 || !read_window(c.node(), 2, {}, win)) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  c.set_tensor(0, c.dtype(0), Dims{(*x)[0], window_out((*x)[1], win, 0), window_out((*x)[2], win, 1), (*x)[3]});
+}
+
 void layout_to_blocked(InferContext& c) {
   const Dims* x = c.dims(0);
   if (!x || x->size() < 3) return c.set_tensor(0, c.dtype(0), std::nullopt);
