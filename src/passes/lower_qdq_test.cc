@@ -211,10 +211,11 @@ TEST(LowerQdq, ResidualConvBlocksBecomeQConvInNhwc) {
   ir::Value* d = b.qdq(b.conv(r2, s2, 16, 24, 3, 2), s1, 128);  // stride 2, Q output to a float consumer
   b.output(b.op("GlobalAveragePool", {d}));
   b.output(b.conv(r2, s2, 16, 4, 1, 1));  // float output (no Q)
+  b.output(b.conv(r2, s2, 16, 6, 1, 2));  // a 1x1 stride-2 projection of an N,H,W,C input (9x9 → 5x5, gathered)
   std::map<std::string, int> ops;
   b.run(3, false, &ops);
-  EXPECT_EQ(ops["QConv"], 5);
-  EXPECT_EQ(ops["kernel:onednn_int8"], 5);
+  EXPECT_EQ(ops["QConv"], 6);
+  EXPECT_EQ(ops["kernel:onednn_int8"], 6);
   EXPECT_EQ(ops["output_nhwc"], 3);  // r1, c2, r2 flow only between QConvs
   EXPECT_EQ(ops["Conv"] + ops["Relu"] + ops["Add"], 0);
   EXPECT_EQ(ops["QuantizeLinear"], 1);    // the graph input only
