@@ -9,7 +9,8 @@
 #
 # usage: examples/fashion-mnist/tune.sh [PARE] [OUT]
 #   env: BUDGET (minutes, default 11), THREADS (default 2), DATA, PORT (default 8731), SERVE (1)
-#        EVAL_LIMIT (test images in the search, default 3000), TRAIN_LIMIT (default 30000)
+#        EVAL_LIMIT (test images in the search, default 3000), TRAIN_LIMIT (default 30000),
+#        DISTILL_EPOCHS (students' and pruned models' fine-tuning epochs, default 2)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -21,6 +22,7 @@ THREADS="${THREADS:-2}"
 PORT="${PORT:-8731}"
 EVAL_LIMIT="${EVAL_LIMIT:-3000}"
 TRAIN_LIMIT="${TRAIN_LIMIT:-30000}"
+DISTILL_EPOCHS="${DISTILL_EPOCHS:-2}"
 TEACHER="$ROOT/models/fashion_mnist_cnn.onnx"
 # OpenMP threads spin between parallel regions (libgomp default): at batch 1 a model of this size
 # runs in about 0.1 ms, and OMP_WAIT_POLICY=passive would add a futex wake-up to every region
@@ -34,7 +36,7 @@ fi
 echo "== pare tune (budget $BUDGET min, $THREADS threads): pruning + distillation + quantization, accuracy drop <= 1 point"
 set +e
 "$PARE" tune "$TEACHER" --eval-data "$DATA" --eval-limit "$EVAL_LIMIT" --train-data "$DATA" --train-limit "$TRAIN_LIMIT" \
-  --calib-size 256 --widths 0.5,0.35,0.25 --prune-flops 0.5,0.35,0.25 --distill-epochs 2 --lr 0.002 --max-accuracy-drop 1 --objective latency \
+  --calib-size 256 --widths 0.5,0.35,0.25 --prune-flops 0.5,0.35,0.25 --distill-epochs "$DISTILL_EPOCHS" --lr 0.002 --max-accuracy-drop 1 --objective latency \
   --budget-minutes "$BUDGET" --threads "$THREADS" -o "$OUT"
 rc=$?
 set -e
