@@ -53,5 +53,7 @@ Result<bool> fuse_matmul_activation(ir::Model& model);
 Result<bool> fuse_attention(ir::Model& model);
 // QDQ patterns → com.pare.QConv / QMatMul / WeightOnlyMatMul (lower_qdq.cc).
 Result<bool> lower_qdq(ir::Model& model);
+// fp16/bf16 compute → float32 compute, half only at the graph's borders (compute_half_in_float.cc).
+Result<bool> compute_half_in_float(ir::Model& model);
 
 }  // namespace pare::passes

@@ -13,7 +13,10 @@ const std::vector<Pass>& lowering_pipeline() {
 std::vector<Pass> optimization_pipeline(int level, bool portable) {
   std::vector<Pass> p;
   // Before constant folding, which would turn DequantizeLinear(constant weight) into float.
-  if (level >= 2 && !portable) p.push_back({"lower_qdq", lower_qdq});
+  if (level >= 2 && !portable) {
+    p.push_back({"compute_half_in_float", compute_half_in_float});
+    p.push_back({"lower_qdq", lower_qdq});
+  }
   if (level >= 1) {
     p.push_back({"eliminate_identity", eliminate_identity});
     p.push_back({"fold_constants", fold_constants});
