@@ -37,7 +37,10 @@ async function main() {
   }
   const cpu = process.cpuUsage(cpu0);
   const cpuMsPerRun = (cpu.user + cpu.system) / 1e3 / Math.max(1, Number(iters));
-  const rss = process.resourceUsage().maxRSS * 1024;
+  // VmHWM: this process's own peak; resourceUsage().maxRSS (ru_maxrss) carries the parent's size
+  // over fork and exec (a Python parent with PyTorch loaded would be counted).
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const rss = (hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS) * 1024;
   console.log(JSON.stringify({load_ms: loadMs, latencies_ms: lat, cpu_ms_per_run: cpuMsPerRun, peak_rss_bytes: rss}));
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -40,12 +40,28 @@ def sh(cmd, env=None):
 
 
 def run_with_rss(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    err = p.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
+    """Runs cmd; returns its peak RSS in bytes: VmHWM of /proc/PID/status, read until it exits (a
+    high-water mark, so the last read is the peak). wait4's ru_maxrss would include this
+    Python process's own size (Linux carries it over fork and exec)."""
+    import tempfile
+    import time
+    err_file = tempfile.TemporaryFile()  # not a pipe: a full pipe would stall the child while we poll
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+        except OSError:
+            pass
+        time.sleep(0.005)
+    err_file.seek(0)
+    err = err_file.read().decode(errors="replace")
+    if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-    return ru.ru_maxrss * 1024
+    return peak
 
 
 def export(name, path):

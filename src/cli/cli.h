@@ -13,6 +13,11 @@ namespace pare::cli {
 
 // Prints "pare: <code>: <message>" on stderr; returns the process exit code for it.
 int report(const Status& st);
+// This process's peak resident set: VmHWM of /proc/self/status (the high-water mark of this
+// program's own memory), else getrusage's ru_maxrss — which Linux carries over from the parent
+// across fork and exec, so a run started by a large process (Python with PyTorch loaded) would
+// report the parent's size (bench.cc).
+int64_t peak_rss_bytes();
 
 // Inputs for a session from `[NAME=]FILE` specs (.npy or TensorProto .pb), bound by name or
 // in graph-input order; with `random`, unbound inputs get generated data (floats in [0,1),

@@ -29,12 +29,6 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-int64_t rss_peak() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
-}
-
 }  // namespace
 
 bool is_gguf_path(const std::string& path) { return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0; }
@@ -98,7 +92,7 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
                      {"n_prompt", n_prompt}, {"n_gen", n_gen}, {"reps", reps}, {"parallel", parallel},
                      {"prompt_tokens_per_s", pp_med}, {"gen_tokens_per_s", tg_med}, {"prompt_runs", pp}, {"gen_runs", tg},
                      {"weight_bytes", wbytes}, {"gen_bytes_per_s", tg_med * static_cast<double>(wbytes) / parallel},
-                     {"kv_cache_bytes", (*ctx)->kv_bytes()}, {"kv_type", kv_type}, {"peak_rss_bytes", rss_peak()}};
+                     {"kv_cache_bytes", (*ctx)->kv_bytes()}, {"kv_type", kv_type}, {"peak_rss_bytes", peak_rss_bytes()}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("model     {} ({}, {} layers, {:.1f} MB of weights), {} threads, kernels {}\n", path, c.arch, c.n_layer,
@@ -107,7 +101,7 @@ int llm_bench(const std::string& path, int64_t n_prompt, int64_t n_gen, int thre
     if (n_gen > 0)
       std::cout << fmt::format("tg{:<6}  {:8.2f} tokens/s (median of {}; {:.2f} GB/s of weights){}\n", n_gen, tg_med, reps, tg_med * wbytes / 1e9 / parallel,
                                parallel > 1 ? fmt::format(", {} sequences per step", parallel) : "");
-    std::cout << fmt::format("memory    peak RSS {:.1f} MB (KV cache {:.1f} MB)\n", rss_peak() / 1e6, (*ctx)->kv_bytes() / 1e6);
+    std::cout << fmt::format("memory    peak RSS {:.1f} MB (KV cache {:.1f} MB)\n", peak_rss_bytes() / 1e6, (*ctx)->kv_bytes() / 1e6);
   }
   return 0;
 }

@@ -159,7 +159,7 @@ class QConvOnednn final : public ops::Kernel {
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
     memory::desc x_plain, y_plain;
-    memory weights;
+    memory weights, bias;  // made once (bias: constant int32, read in place)
     Tensor packed;
   };
 
@@ -187,7 +187,7 @@ class QConvOnednn final : public ops::Kernel {
 
   void execute(Plan* plan, const memory& src, const memory& dst) {
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
-    if (b_.defined()) args.insert({DNNL_ARG_BIAS, memory(plan->pd.bias_desc(), onednn::engine(), b_.raw_data())});
+    if (b_.defined()) args.insert({DNNL_ARG_BIAS, plan->bias});
     onednn::execute(plan->prim, plan->pd, args);
   }
 
@@ -247,7 +247,7 @@ class QConvOnednn final : public ops::Kernel {
       memory::dims l(pl.begin(), pl.end()), r(pr.begin(), pr.end());
       auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
                                                   w_md, b_md, dst_md, strides, dil, l, r);
-      Plan p{{yd[0], yd[2], yd[3], yd[1]}, dnnl::convolution_forward::primitive_desc(desc, attr, onednn::engine()), {}, {}, {}, {}, {}};
+      Plan p{{yd[0], yd[2], yd[3], yd[1]}, dnnl::convolution_forward::primitive_desc(desc, attr, onednn::engine()), {}, {}, {}, {}, {}, {}};
       const std::string impl = p.pd.impl_info_str();
       if (impl.rfind("ref", 0) == 0) return unsupported("QConv: oneDNN offers only its reference implementation ({})", impl);
       p.prim = dnnl::convolution_forward(p.pd);
@@ -257,6 +257,7 @@ class QConvOnednn final : public ops::Kernel {
       if (!packed.ok()) return packed.status();
       p.packed = *packed;
       p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
+      if (b_.defined()) p.bias = memory(p.pd.bias_desc(), onednn::engine(), b_.raw_data());
       memory user_w(onednn::plain_desc(wsh, memory::data_type::s8), onednn::engine(), const_cast<void*>(w_.raw_data()));
       onednn::reorder(user_w, p.weights);
       out = &plans_.emplace(stored, std::move(p)).first->second;
