@@ -53,10 +53,10 @@ i=0
 for job in "${jobs_list[@]}"; do
   read -r s name args <<< "$job"
   core=${CORES[$((i % ${#CORES[@]}))]}
-  log="$OUT/${name}_s$s.log"
+  log="$OUT/${name}_e${EPOCHS}_s$s.log"
   # shellcheck disable=SC2086
   taskset -c "$core" "$PARE" distill --teacher "$TEACHER" --student "$OUT/s49_seed$s.onnx" "${common[@]}" --seed "$s" \
-    --epochs "$EPOCHS" --lr 0.004 $args -o "$OUT/${name}_s$s.onnx" > "$log" 2>&1 &
+    --epochs "$EPOCHS" --lr 0.004 $args -o "$OUT/${name}_e${EPOCHS}_s$s.onnx" > "$log" 2>&1 &
   i=$((i + 1))
   if [ $((i % ${#CORES[@]})) -eq 0 ]; then wait; fi
 done
@@ -67,5 +67,5 @@ done
 for job in "${jobs_list[@]}"; do
   read -r s name args <<< "$job"
   printf "%-10s seed %s %-28s %s\n" "$name" "$s" "$args" \
-    "$(grep -o 'val acc [0-9.]*%' "$OUT/${name}_s$s.log" | awk '{printf "%s ", $3}')"
+    "$(grep -o 'val acc [0-9.]*%' "$OUT/${name}_e${EPOCHS}_s$s.log" | awk '{printf "%s ", $3}')"
 done
