@@ -82,6 +82,9 @@ class Allocator {
   virtual ~Allocator() = default;
   // Zero-filled, kTensorAlignment-aligned storage of at least `bytes`.
   virtual Result<std::shared_ptr<Buffer>> allocate(size_t bytes) = 0;
+  // The same without the zero fill, for a kernel that writes every byte (a pool hands back an
+  // earlier tensor's bytes of this run's session; the default zero-fills anyway).
+  virtual Result<std::shared_ptr<Buffer>> allocate_uninitialized(size_t bytes) { return allocate(bytes); }
 };
 
 // A buffer that views memory owned elsewhere (kept alive by `owner`).

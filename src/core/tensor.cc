@@ -39,6 +39,17 @@ Result<Tensor> Tensor::create(DataType dtype, Shape shape, Allocator* allocator)
   return t;
 }
 
+Result<Tensor> Tensor::create_uninitialized(DataType dtype, Shape shape, Allocator* allocator) {
+  if (allocator == nullptr || dtype == DataType::kString || dtype == DataType::kUndefined) return create(dtype, std::move(shape), allocator);
+  PARE_ASSIGN_OR_RETURN(int64_t n, shape_numel(shape, "tensor"));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = n;
+  PARE_ASSIGN_OR_RETURN(t.buffer_, allocator->allocate_uninitialized(t.nbytes()));
+  return t;
+}
+
 Result<Tensor> Tensor::view(DataType dtype, Shape shape, std::shared_ptr<Buffer> buffer,
                             size_t offset) {
   PARE_ASSIGN_OR_RETURN(int64_t n, shape_numel(shape, "tensor view"));

@@ -20,6 +20,8 @@ class Tensor {
 
   // Allocates zero-filled storage; errors on negative extents, overflow or a huge request.
   static Result<Tensor> create(DataType dtype, Shape shape, Allocator* allocator = nullptr);
+  // For a producer that writes every element: with an allocator, its bytes are not zero-filled.
+  static Result<Tensor> create_uninitialized(DataType dtype, Shape shape, Allocator* allocator);
   // A tensor over existing storage; `buffer` must hold offset + the tensor's bytes.
   static Result<Tensor> view(DataType dtype, Shape shape, std::shared_ptr<Buffer> buffer,
                              size_t offset = 0);

@@ -22,6 +22,14 @@ Result<Tensor*> KernelContext::allocate_output(size_t i, DataType dtype, Shape s
   return &(*outputs_)[i].tensor;
 }
 
+Result<Tensor*> KernelContext::allocate_output_uninitialized(size_t i, DataType dtype, Shape shape) {
+  if (i >= outputs_->size()) return internal_error("{}: output {} out of range", node_.describe(), i);
+  auto t = Tensor::create_uninitialized(dtype, std::move(shape), allocator_);
+  if (!t.ok()) return t.status().with_context(node_.describe() + " output " + std::to_string(i));
+  (*outputs_)[i] = RunValue(std::move(t).value());
+  return &(*outputs_)[i].tensor;
+}
+
 Result<std::vector<RunValue>> KernelContext::run_subgraph(const ir::Graph& graph,
                                                           std::vector<RunValue> inputs) {
   if (subgraphs_ == nullptr) return internal_error("{}: no subgraph runner", node_.describe());

@@ -88,6 +88,8 @@ class KernelContext {
   }
   // Allocates output i (zero-filled, from the session's pool) and returns it for writing.
   Result<Tensor*> allocate_output(size_t i, DataType dtype, Shape shape);
+  // The same without zero-filling the bytes: only for kernels that write every element.
+  Result<Tensor*> allocate_output_uninitialized(size_t i, DataType dtype, Shape shape);
   // Sets output i to an existing value (a view sharing storage, a sequence, none).
   void set_output(size_t i, RunValue v) {
     if (i < outputs_->size()) (*outputs_)[i] = std::move(v);

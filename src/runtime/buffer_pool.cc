@@ -67,7 +67,10 @@ BufferPool::~BufferPool() {
   state_->free.clear();
 }
 
-Result<std::shared_ptr<Buffer>> BufferPool::allocate(size_t bytes) {
+Result<std::shared_ptr<Buffer>> BufferPool::allocate(size_t bytes) { return take(bytes, true); }
+Result<std::shared_ptr<Buffer>> BufferPool::allocate_uninitialized(size_t bytes) { return take(bytes, false); }
+
+Result<std::shared_ptr<Buffer>> BufferPool::take(size_t bytes, bool zero) {
   if (bytes > kMaxAllocationBytes) {
     return resource_exhausted("allocation of {} bytes exceeds the {} byte limit", bytes, kMaxAllocationBytes);
   }
@@ -93,7 +96,7 @@ Result<std::shared_ptr<Buffer>> BufferPool::allocate(size_t bytes) {
     state_->reserved += cls;
     state_->allocations++;
   }
-  std::memset(p, 0, bytes);
+  if (zero) std::memset(p, 0, bytes);
   return std::shared_ptr<Buffer>(std::make_shared<PooledBuffer>(state_, p, bytes, cls));
 }
 

@@ -18,6 +18,7 @@ class BufferPool final : public Allocator {
   BufferPool();
   ~BufferPool() override;
   Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override;
+  Result<std::shared_ptr<Buffer>> allocate_uninitialized(size_t bytes) override;
 
   size_t bytes_in_use() const;
   size_t peak_bytes_in_use() const;  // high-water mark of live tensor storage
@@ -27,6 +28,7 @@ class BufferPool final : public Allocator {
   struct State;  // shared with buffers, which may outlive the pool
 
  private:
+  Result<std::shared_ptr<Buffer>> take(size_t bytes, bool zero);
   std::shared_ptr<State> state_;
 };
 

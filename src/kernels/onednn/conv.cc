@@ -123,7 +123,9 @@ class OnednnConv final : public ops::Kernel {
       dst_data = const_cast<void*>(z->raw_data());  // the sum post-op reads Z where it writes Y
       ctx.set_output(0, RunValue(*z));
     } else {
-      PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, plan->out_shape));
+      // oneDNN writes every element (a blocked destination's padded channels are zeroed when its
+      // memory object is made and kept zero by the primitive): no zero fill.
+      PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_uninitialized(0, DataType::kFloat32, plan->out_shape));
       if (z) std::memcpy(y->raw_data(), z->raw_data(), z->numel() * sizeof(float));
       dst_data = y->raw_data();
     }

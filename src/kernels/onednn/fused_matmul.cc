@@ -52,7 +52,7 @@ class OnednnFusedMatMul final : public ops::Kernel {
     }
     Shape ys = a->shape();
     ys.back() = n;
-    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DataType::kFloat32, ys));
+    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_uninitialized(0, DataType::kFloat32, ys));  // GEMM writes all of it
     if (y->numel() == 0) return ok_status();
     const int64_t rows = a->numel() / k;
     return onednn::guarded("FusedMatMul", [&] {

@@ -116,7 +116,9 @@ class QConvOnednn final : public ops::Kernel {
         return ok_status();
       });
     }
-    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, yt, stored));
+    // Every element is written (oneDNN's N,H,W,C destination has no padding, or the reorder
+    // into N,C,H,W fills it): no zero fill.
+    PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_uninitialized(0, yt, stored));
     return guarded("QConv", [&] {
       auto& eng = onednn::engine();
       memory src = source(plan, x);
