@@ -1,7 +1,11 @@
 #include "kernels/onednn/onednn.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace pare::kernels::onednn {
 
@@ -42,6 +46,47 @@ void execute(const dnnl::primitive& prim, const dnnl::primitive_desc_base& pd, s
 void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   dnnl::reorder::primitive_desc pd(engine(), src.get_desc(), engine(), dst.get_desc(), scratchpad_attr());
   execute(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+}
+
+double time_conv(const dnnl::convolution_forward::primitive_desc& pd) {
+  dnnl::convolution_forward prim(pd);
+  std::vector<std::vector<uint8_t>> bufs;
+  auto zeros = [&](const dnnl::memory::desc& md) {
+    bufs.emplace_back(md.get_size() + 64, 0);
+    return dnnl::memory(md, engine(), bufs.back().data());
+  };
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, zeros(pd.src_desc())}, {DNNL_ARG_WEIGHTS, zeros(pd.weights_desc())},
+                                             {DNNL_ARG_DST, zeros(pd.dst_desc())}};
+  if (pd.bias_desc().get_size() > 0) args.insert({DNNL_ARG_BIAS, zeros(pd.bias_desc())});
+  double best = 1e30;
+  for (int i = 0; i < 4; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    execute(prim, pd, args);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) best = std::min(best, ms);
+  }
+  return best;
+}
+
+dnnl::convolution_forward::primitive_desc fastest_conv(const dnnl::convolution_forward::desc& desc, const dnnl::primitive_attr& attr,
+                                                       int max_tried) {
+  dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
+  int index = 0, best_index = 0, timed = 0;
+  double best = 1e30;
+  do {
+    if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0 && timed < max_tried) {
+      ++timed;
+      const double ms = time_conv(pd);
+      if (ms < best) {
+        best = ms;
+        best_index = index;
+      }
+    }
+    ++index;
+  } while (pd.next_impl());
+  dnnl::convolution_forward::primitive_desc chosen(desc, attr, engine());
+  for (int i = 0; i < best_index; ++i) chosen.next_impl();
+  return chosen;
 }
 
 dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }

@@ -26,6 +26,16 @@ void execute(const dnnl::primitive& prim, const dnnl::primitive_desc_base& pd, s
 // A reorder src → dst created with scratchpad_attr, run with execute().
 void reorder(const dnnl::memory& src, const dnnl::memory& dst);
 
+// Convolution implementation choice by measurement. time_conv: one run of a primitive made from
+// `pd` on zero data as warm-up, then timed runs, in ms (the arithmetic does not depend on
+// the values; best of three). fastest_conv: oneDNN lists several implementations for most convolutions
+// (brgemm-based, direct JIT, 1x1-specific, depthwise …) and takes the first that applies; which
+// is fastest depends on the shape, so the first `max_tried` non-reference ones are timed with
+// the calling thread's OpenMP threads and the fastest kept.
+double time_conv(const dnnl::convolution_forward::primitive_desc& pd);
+dnnl::convolution_forward::primitive_desc fastest_conv(const dnnl::convolution_forward::desc& desc, const dnnl::primitive_attr& attr,
+                                                       int max_tried = 4);
+
 dnnl::memory::dims to_dims(const Shape& s);
 // Plain row-major descriptor (abc.., i.e. nchw / oihw / goihw by rank).
 dnnl::memory::desc plain_desc(const Shape& s, dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
