@@ -1,5 +1,7 @@
 #include "ops/kernel.h"
 
+#include <cstring>
+
 namespace pare::ops {
 
 const RunValue& KernelContext::input_value(size_t i) const {
@@ -15,11 +17,9 @@ Result<const Tensor*> KernelContext::required_input(size_t i) const {
 }
 
 Result<Tensor*> KernelContext::allocate_output(size_t i, DataType dtype, Shape shape) {
-  if (i >= outputs_->size()) return internal_error("{}: output {} out of range", node_.describe(), i);
-  auto t = Tensor::create(dtype, std::move(shape), allocator_);
-  if (!t.ok()) return t.status().with_context(node_.describe() + " output " + std::to_string(i));
-  (*outputs_)[i] = RunValue(std::move(t).value());
-  return &(*outputs_)[i].tensor;
+  PARE_ASSIGN_OR_RETURN(Tensor * t, allocate_output_uninitialized(i, dtype, std::move(shape)));
+  if (dtype != DataType::kString && t->nbytes() > 0) std::memset(t->raw_data(), 0, t->nbytes());
+  return t;
 }
 
 Result<Tensor*> KernelContext::allocate_output_uninitialized(size_t i, DataType dtype, Shape shape) {
