@@ -70,20 +70,31 @@ double time_conv(const dnnl::convolution_forward::primitive_desc& pd) {
 
 dnnl::convolution_forward::primitive_desc fastest_conv(const dnnl::convolution_forward::desc& desc, const dnnl::primitive_attr& attr,
                                                        int max_tried) {
-  dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
-  int index = 0, best_index = 0, timed = 0;
-  double best = 1e30;
-  do {
-    if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0 && timed < max_tried) {
-      ++timed;
-      const double ms = time_conv(pd);
-      if (ms < best) {
-        best = ms;
-        best_index = index;
+  // Walk oneDNN's implementations, timing the first `max_tried` non-reference ones; when only one
+  // applies there is nothing to choose and nothing is timed.
+  auto walk = [&](bool timing, int& count) {
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
+    int index = 0, best_index = 0;
+    double best = 1e30;
+    count = 0;
+    do {
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0 && count < max_tried) {
+        if (count++ == 0) best_index = index;
+        if (timing) {
+          const double ms = time_conv(pd);
+          if (ms < best) {
+            best = ms;
+            best_index = index;
+          }
+        }
       }
-    }
-    ++index;
-  } while (pd.next_impl());
+      ++index;
+    } while (pd.next_impl());
+    return best_index;
+  };
+  int count = 0;
+  int best_index = walk(false, count);
+  if (count > 1) best_index = walk(true, count);
   dnnl::convolution_forward::primitive_desc chosen(desc, attr, engine());
   for (int i = 0; i < best_index; ++i) chosen.next_impl();
   return chosen;

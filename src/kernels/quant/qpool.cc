@@ -36,23 +36,21 @@ class QMaxPool final : public ops::Kernel {
     PARE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), plan->out_shape));
     if (y->numel() == 0 || x->numel() == 0) return ok_status();
     return onednn::guarded("MaxPool", [&] {
-      if (nhwc_) {
-        memory src(plan->pd.src_desc(), onednn::engine(), const_cast<void*>(x->raw_data()));
-        memory dst(plan->pd.dst_desc(), onednn::engine(), y->raw_data());
-        onednn::execute(plan->prim, plan->pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-        return ok_status();
-      }
-      // oneDNN's int8 pooling is vectorized for N,H,W,C only: reorder in and out (uint8).
+      // oneDNN's int8 pooling is vectorized for N,H,W,C only: a plain N,C,H,W tensor is reordered
+      // in and out (uint8); MaxPoolNhwc's tensors are used in place.
+      void* src_data = const_cast<void*>(x->raw_data());
+      void* dst_data = y->raw_data();
       thread_local std::vector<uint8_t> xb, yb;
-      xb.resize(static_cast<size_t>(x->numel()));
-      yb.resize(static_cast<size_t>(y->numel()));
-      memory xp(plan->x_plain, onednn::engine(), const_cast<void*>(x->raw_data()));
-      memory yp(plan->y_plain, onednn::engine(), y->raw_data());
-      memory src(plan->pd.src_desc(), onednn::engine(), xb.data());
-      memory dst(plan->pd.dst_desc(), onednn::engine(), yb.data());
-      onednn::reorder(xp, src);
-      onednn::execute(plan->prim, plan->pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-      onednn::reorder(dst, yp);
+      if (!nhwc_) {
+        xb.resize(static_cast<size_t>(x->numel()));
+        yb.resize(static_cast<size_t>(y->numel()));
+        onednn::reorder(memory(plan->x_plain, onednn::engine(), src_data), memory(plan->pd.src_desc(), onednn::engine(), xb.data()));
+        src_data = xb.data();
+        dst_data = yb.data();
+      }
+      memory dst(plan->pd.dst_desc(), onednn::engine(), dst_data);
+      onednn::execute(plan->prim, plan->pd, {{DNNL_ARG_SRC, memory(plan->pd.src_desc(), onednn::engine(), src_data)}, {DNNL_ARG_DST, dst}});
+      if (!nhwc_) onednn::reorder(dst, memory(plan->y_plain, onednn::engine(), y->raw_data()));
       return ok_status();
     });
   }
