@@ -64,7 +64,7 @@ void add_bench(CLI::App& app, int& rc) {
   cmd->add_option("-b,--batch", o->batch, "batch size for generated inputs (the first dim, when symbolic)");
   cmd->add_option("-i,--input", o->inputs.files, "[NAME=]FILE (.npy/.pb); other inputs are generated");
   cmd->add_option("--shape", o->shape_specs, "NAME=d0,d1,... shape of a generated input (symbolic dims default to 1)");
-  cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, cpu_ms_per_run (process CPU time of the timed runs / runs), peak_rss_bytes, arena_bytes");
+  cmd->add_flag("--json", o->json, "print one JSON object: load_ms, latency_ms{min,p50,p90,p99}, throughput_per_s, cpu_ms_per_run (process CPU time of the timed runs / runs), peak_rss_bytes, arena_bytes; with --profile also profile_nodes (every node in run order: node, op, kernel, ms_per_run)");
   cmd->add_flag("--profile", o->profile, "print the op types and the nodes that take the most time");
   auto n_prompt = std::make_shared<int64_t>(128);
   cmd->add_option("-p,--n-prompt", *n_prompt, "GGUF models: prompt tokens per prompt-processing run (default 128); -n is then the "
@@ -154,6 +154,17 @@ void add_bench(CLI::App& app, int& rc) {
                           {"cpu_ms_per_run", cpu_per_run},
                           {"peak_rss_bytes", peak_rss_bytes()},
                           {"arena_bytes", arena}};
+      if (o->profile) {
+        // Every node, in run order, for tools that compare layers across runtimes.
+        std::map<std::string, size_t> index;
+        nlohmann::json nodes = nlohmann::json::array();
+        for (const auto& e : (*s)->profile()) {
+          auto [it, fresh] = index.emplace(e.node, nodes.size());
+          if (fresh) nodes.push_back({{"node", e.node}, {"op", e.op}, {"kernel", e.kernel}, {"ms_per_run", 0.0}});
+          nodes[it->second]["ms_per_run"] = nodes[it->second]["ms_per_run"].get<double>() + static_cast<double>(e.duration_us) / 1000 / o->iters;
+        }
+        j["profile_nodes"] = nodes;
+      }
       std::cout << j.dump() << "\n";
     } else {
       std::cout << fmt::format("load        {:.1f} ms (to the end of the first run)\n", load_ms)

@@ -219,7 +219,10 @@ TEST(CpuBinary, MatchesReferenceOnBroadcastPatterns) {
   const std::pair<Shape, Shape> cases[] = {
       {{7}, {7}},           {{1, 3, 5, 17}, {1, 3, 1, 1}}, {{2, 3, 4}, {4}},     {{4}, {2, 3, 4}},     {{5, 1, 3}, {1, 4, 1}},
       {{}, {3, 2}},         {{1, 2, 3, 3, 16}, {1, 2, 1, 1, 16}},                {{0, 3}, {3}},        {{33}, {}},
-      {{2, 1, 129}, {2, 7, 1}}};
+      {{2, 1, 129}, {2, 7, 1}},
+      // Short rows (blocked channels scaled per channel): several row chunks, threads split rows.
+      {{1, 4, 700, 16}, {1, 4, 1, 16}}, {{2, 1, 16}, {2, 300, 16}},  {{3, 1000, 5}, {3, 1, 5}},
+      {{1, 2, 3, 1100, 7}, {1, 2, 3, 1, 7}}};
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     for (const auto& [a, b] : cases) {
       Tensor tb = random_tensor(b, rng);
