@@ -148,6 +148,39 @@ TEST(FuseConvLayout, MobileNetStyleActivationsAndSqueezeExcite) {
   expect_all_levels_agree(b);
 }
 
+// Inverted-residual blocks (MobileNetV2 / EfficientNet): expand 1×1 → depthwise 3×3 becomes
+// one FusedConvDw (stride 1 and 2, ReLU6 and SiLU); a 5×5 depthwise, a 1×1 whose output is also
+// used elsewhere, and a strided 1×1 stay separate.
+TEST(FuseConvLayout, ExpandAndDepthwiseFuse) {
+  Builder b;
+  ir::Value* x = b.input("x", {1, 8, 13, 13});
+  auto relu6 = [&](ir::Value* v) { return b.op("Clip", {v, b.scalar(0.f), b.scalar(6.f)}); };
+  auto silu = [&](ir::Value* v) { return b.op("Mul", {v, b.op("Sigmoid", {v})}); };
+  // Block 1: 8 → 20 → dw s1 → 8, residual.
+  ir::Value* e1 = relu6(b.conv(x, 8, 20, 1, 1));
+  ir::Value* d1 = relu6(b.conv(e1, 20, 20, 3, 1, 20));
+  ir::Value* r1 = b.op("Add", {b.conv(d1, 20, 8, 1, 1), x});
+  // Block 2: 8 → 24 → dw s2 (SiLU) → 12.
+  ir::Value* e2 = silu(b.conv(r1, 8, 24, 1, 1));
+  ir::Value* d2 = silu(b.conv(e2, 24, 24, 3, 2, 24));
+  ir::Value* p2 = b.conv(d2, 24, 12, 1, 1);
+  // Not fused: a 5×5 depthwise; a 1×1 whose output is a graph output too.
+  ir::Value* e3 = b.conv(p2, 12, 16, 1, 1);
+  ir::Value* d3 = b.conv(e3, 16, 16, 5, 1, 16);
+  b.output(b.op("GlobalAveragePool", {d3}));
+  ir::Value* e4 = b.conv(p2, 12, 16, 1, 1);
+  b.output(b.conv(e4, 16, 16, 3, 1, 16));
+  b.output(e4);
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["FusedConvDw"], 2);
+  EXPECT_EQ(ops["FusedConv"], 6);  // of 10 convolutions
+  std::map<std::string, int> ops2;
+  b.run(2, false, &ops2);
+  EXPECT_EQ(ops2["FusedConvDw"], 0);  // level 2: no blocked layout, no depthwise fusion
+  expect_all_levels_agree(b);
+}
+
 TEST(FuseConvLayout, SharedIntermediateIsNotAbsorbed) {
   Builder b;
   ir::Value* x = b.input("x", {1, 4, 6, 6});

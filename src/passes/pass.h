@@ -46,6 +46,7 @@ Result<bool> fuse_conv_batchnorm(ir::Model& model);
 Result<bool> fuse_matmul_add(ir::Model& model);
 Result<bool> fuse_conv_activation(ir::Model& model);
 Result<bool> convert_layout_blocked(ir::Model& model);
+Result<bool> fuse_conv_depthwise(ir::Model& model);
 Result<bool> fuse_layer_norm(ir::Model& model);
 Result<bool> simplify_reshape_transpose(ir::Model& model);
 Result<bool> fuse_gelu(ir::Model& model);

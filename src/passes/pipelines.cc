@@ -40,6 +40,7 @@ std::vector<Pass> optimization_pipeline(int level, bool portable) {
   }
   if (level >= 3 && !portable) {
     p.push_back({"convert_layout_blocked", convert_layout_blocked});
+    p.push_back({"fuse_conv_depthwise", fuse_conv_depthwise});
     p.push_back({"infer_shapes", infer_shapes});
   }
   return p;

@@ -25,6 +25,7 @@ struct AttrValue {
   float f = 0;
   std::vector<int64_t> ints;
   std::string s;
+  std::vector<float> floats;
 };
 
 struct OneNode {
@@ -34,6 +35,7 @@ struct OneNode {
   std::vector<Tensor> constant_inputs;  // initializers, after the runtime ones
   std::string domain;                   // of the op ("" = ONNX)
   std::vector<size_t> omitted;          // input positions left empty (optional inputs)
+  int threads = 0;                      // of the fast session (0: all cores)
 };
 
 AttrValue ints(std::vector<int64_t> v) { return {ir::AttrType::kInts, 0, 0, std::move(v)}; }
@@ -74,12 +76,14 @@ std::pair<std::string, double> compare(const OneNode& spec) {
       copy.f = a.f;
       copy.ints = a.ints;
       copy.s = a.s;
+      copy.floats = a.floats;
       n->attributes()[k] = std::move(copy);
     }
     g.outputs().push_back(y);
     runtime::SessionOptions o;
     o.reference_kernels = ref == 1;
     if (ref == 1) o.opt_level = 0;
+    if (ref == 0) o.num_threads = spec.threads;
     auto s = runtime::Session::create(std::move(model), o);
     if (!s.ok()) return {"error: " + s.status().to_string(), INFINITY};
     if (ref == 0) {
@@ -117,6 +121,67 @@ TEST(OnednnConv, MatchesReferenceOnOddShapes) {
     EXPECT_EQ(kernel, "onednn") << shape_to_string(c.x);
     EXPECT_LT(diff, 1e-4) << shape_to_string(c.x) << " " << kernel;
   }
+}
+
+AttrValue one_string(std::string v);
+
+// com.pare.FusedConvDw (1×1 → 3×3 depthwise) against its reference: padded channel blocks
+// (17, 24 channels), plain and blocked inputs, strides 1 and 2, odd and 1×1 images, with and
+// without biases; on 1 thread MobileNetV2's 56×56 blocks take oneDNN's fused kernel, on 2
+// threads (and for the small images) the two primitives run separately. Activations keep 0
+// at 0, so the padding channels of both outputs are 0.
+TEST(OnednnConvDw, MatchesReferenceFusedAndSeparate) {
+  std::mt19937 rng(11);
+  struct Case { Shape x; int64_t in_block, cin, c, stride; const char* act; const char* dw_act; bool bias, dw_bias; };
+  const Case cases[] = {
+      {{1, 5, 9, 7}, 0, 5, 17, 1, "Relu", "Clip", true, true},
+      {{1, 1, 9, 9, 16}, 16, 10, 24, 2, "SiLU", "SiLU", false, true},
+      {{2, 1, 56, 56, 16}, 16, 8, 32, 1, "Clip", "Clip", true, true},
+      {{1, 2, 56, 56, 16}, 16, 24, 144, 1, "Clip", "Clip", true, true},  // MobileNetV2's features.3: fused
+      {{1, 2, 56, 56, 16}, 16, 24, 144, 2, "SiLU", "SiLU", true, true},  // and strided
+      {{1, 24, 56, 56}, 0, 24, 48, 2, "HardSwish", "", true, false},
+      {{1, 2, 1, 1, 16}, 16, 20, 16, 2, "", "Relu", false, false},
+  };
+  for (const Case& c : cases) {
+    const int64_t cin = c.cin;
+    OneNode spec{"FusedConvDw",
+                 {{"input_block", one_int(c.in_block)}, {"output_block", one_int(16)}, {"dw_stride", one_int(c.stride)},
+                  {"activation", one_string(c.act)}, {"dw_activation", one_string(c.dw_act)}},
+                 {random_tensor(c.x, rng)},
+                 {},
+                 "com.pare"};
+    auto params = [&](const char* a) { return std::string(a) == "Clip" ? std::vector<float>{0.f, 6.f} : std::vector<float>{}; };
+    for (auto [name, a] : {std::pair{"activation_params", c.act}, std::pair{"dw_activation_params", c.dw_act}}) {
+      if (!params(a).empty()) spec.attrs.push_back({name, AttrValue{ir::AttrType::kFloats, 0, 0, {}, {}, params(a)}});
+    }
+    spec.constant_inputs.push_back(random_tensor({c.c, cin, 1, 1}, rng));
+    if (c.bias) spec.constant_inputs.push_back(random_tensor({c.c}, rng));
+    spec.constant_inputs.push_back(random_tensor({c.c, 1, 3, 3}, rng));
+    if (c.dw_bias) spec.constant_inputs.push_back(random_tensor({c.c}, rng));
+    if (!c.bias) spec.omitted.push_back(2);
+    for (int threads : {1, 2}) {
+      spec.threads = threads;
+      auto [kernel, diff] = compare(spec);
+      EXPECT_EQ(kernel, "onednn") << shape_to_string(c.x);
+      EXPECT_LT(diff, 1e-4) << shape_to_string(c.x) << " " << kernel << " threads " << threads;
+    }
+  }
+}
+
+TEST(OnednnConvDw, BadAttributesAndWeightsAreRefused) {
+  std::mt19937 rng(12);
+  auto spec = [&](int64_t stride, Shape dw) {
+    return OneNode{"FusedConvDw",
+                   {{"output_block", one_int(16)}, {"dw_stride", one_int(stride)}},
+                   {random_tensor({1, 4, 6, 6}, rng)},
+                   {random_tensor({8, 4, 1, 1}, rng), random_tensor({8}, rng), random_tensor(dw, rng)},
+                   "com.pare"};
+  };
+  auto [k1, d1] = compare(spec(3, {8, 1, 3, 3}));
+  EXPECT_NE(k1.find("dw_stride must be 1 or 2"), std::string::npos) << k1;
+  auto [k2, d2] = compare(spec(1, {8, 1, 5, 5}));
+  EXPECT_NE(k2.find("depthwise weights"), std::string::npos) << k2;
+  EXPECT_NE(k2.find("float[8, 1, 5, 5]"), std::string::npos) << k2;
 }
 
 TEST(OnednnPool, MatchesReferenceOnOddShapes) {

@@ -58,7 +58,7 @@ InferFn find_infer_rule(const std::string& domain, const std::string& op) {
   using namespace infer;
   if (domain == "com.pare") {
     static const std::map<std::string, InferFn> kPareRules = {
-        {"FusedConv", fused_conv}, {"BlockedPool", blocked_pool}, {"MaxPoolNhwc", maxpool_nhwc},
+        {"FusedConv", fused_conv}, {"FusedConvDw", fused_conv_dw}, {"BlockedPool", blocked_pool}, {"MaxPoolNhwc", maxpool_nhwc},
         {"LayoutToBlocked", layout_to_blocked}, {"LayoutToPlain", layout_to_plain},
         {"Gelu", same_as_input0}, {"LayerNormalization", layer_norm}, {"FusedMatMul", matmul},
         {"Attention", attention},

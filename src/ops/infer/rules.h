@@ -49,6 +49,7 @@ void top_k(InferContext& c);
 
 // com.pare fused and layout ops
 void fused_conv(InferContext& c);
+void fused_conv_dw(InferContext& c);
 void blocked_pool(InferContext& c);
 void maxpool_nhwc(InferContext& c);
 void layout_to_blocked(InferContext& c);

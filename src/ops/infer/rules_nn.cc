@@ -262,6 +262,17 @@ void fused_conv(InferContext& c) {
   c.set_tensor(0, c.dtype(0), with_layout(out, c.node().attr_int("output_block", 0)));
 }
 
+// com.pare.FusedConvDw: the 1×1 convolution's channels, the 3×3 depthwise stride's spatial size.
+void fused_conv_dw(InferContext& c) {
+  auto x = plain_dims(c.dims(0), c.node().attr_int("input_block", 0));
+  const Dims* w = c.dims(1);
+  if (!x || !w || x->size() != 4 || w->size() != 4) return c.set_tensor(0, c.dtype(0), std::nullopt);
+  const int64_t s = c.node().attr_int("dw_stride", 1);
+  Dims out{(*x)[0], (*w)[0]};
+  for (size_t i = 2; i < 4; ++i) out.push_back((*x)[i].known() && s > 0 ? ir::Dim::of((*x)[i].value > 0 ? ((*x)[i].value - 1) / s + 1 : 0) : ir::Dim{});
+  c.set_tensor(0, c.dtype(0), with_layout(out, c.node().attr_int("output_block", 0)));
+}
+
 // com.pare.Attention: [B, Sq, H·Dv] from Q [B, Sq, ·] and V [B, Skv, H·Dv] (packed: [B, S, 3·H·D]).
 void attention(InferContext& c) {
   const Dims* q = c.dims(0);
