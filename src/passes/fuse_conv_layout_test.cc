@@ -181,6 +181,25 @@ TEST(FuseConvLayout, ExpandAndDepthwiseFuse) {
   expect_all_levels_agree(b);
 }
 
+// Bottleneck blocks whose input is read by the first convolution and added by the last: the
+// last may write over the input (the first has run by then); a block input that another
+// branch still reads later must stay intact.
+TEST(FuseConvLayout, ResidualInputReusedOnlyAfterItsOtherReaders) {
+  Builder b;
+  ir::Value* x = b.input("x", {1, 16, 10, 10});
+  ir::Value* c0 = b.op("Relu", {b.conv(x, 16, 16, 3, 1)});
+  ir::Value* a = b.op("Relu", {b.conv(c0, 16, 8, 1, 1)});
+  ir::Value* r1 = b.op("Relu", {b.op("Add", {b.conv(a, 8, 16, 1, 1), c0})});  // c0's last reader
+  ir::Value* a2 = b.op("Relu", {b.conv(r1, 16, 8, 1, 1)});
+  ir::Value* r2 = b.op("Relu", {b.op("Add", {b.conv(a2, 8, 16, 1, 1), r1})});
+  b.output(r2);
+  b.output(b.op("GlobalAveragePool", {b.op("Tanh", {r1})}));  // r1 read again, not before r2's conv
+  std::map<std::string, int> ops;
+  b.run(3, false, &ops);
+  EXPECT_EQ(ops["FusedConv"], 5);
+  expect_all_levels_agree(b);
+}
+
 TEST(FuseConvLayout, SharedIntermediateIsNotAbsorbed) {
   Builder b;
   ir::Value* x = b.input("x", {1, 4, 6, 6});

@@ -75,13 +75,9 @@ class OnednnConv final : public ops::Kernel {
       k->in_block_ = n.attr_int("input_block", 0);
       k->out_block_ = n.attr_int("output_block", 0);
       k->has_z_ = n.input(3) != nullptr;
-      // The output may take over Z's buffer when this node is Z's only consumer and Z is an
+      // The output may take over Z's buffer when this node is Z's last consumer and Z is an
       // intermediate (checked again at run time: nobody else may share the storage).
-      if (const ir::Value* z = n.input(3)) {
-        const auto& outs = z->owner()->outputs();
-        k->z_in_place_ = z->uses().size() == 1 && !z->is_graph_input() && !z->initializer() &&
-                         std::find(outs.begin(), outs.end(), z) == outs.end();
-      }
+      k->z_in_place_ = onednn::may_overwrite_input(n, n.input(3));
     }
     return std::unique_ptr<ops::Kernel>(std::move(k));
   }

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +104,33 @@ dnnl::convolution_forward::primitive_desc fastest_conv(const dnnl::convolution_f
   dnnl::convolution_forward::primitive_desc chosen(desc, attr, engine());
   for (int i = 0; i < best_index; ++i) chosen.next_impl();
   return chosen;
+}
+
+bool may_overwrite_input(const ir::Node& n, const ir::Value* v) {
+  if (!v || v->is_graph_input() || v->initializer() || !v->producer()) return false;
+  const auto& outs = v->owner()->outputs();
+  if (std::find(outs.begin(), outs.end(), v) != outs.end()) return false;
+  std::set<const ir::Node*> others;
+  int self = 0;
+  for (const ir::Use& u : v->uses()) {
+    if (u.node == &n) ++self;
+    else others.insert(u.node);
+  }
+  if (self != 1) return false;  // n reads v at another input too
+  // Walk n's ancestors (bounded) until every other consumer has been seen.
+  std::set<const ir::Node*> seen;
+  std::vector<const ir::Node*> todo{&n};
+  while (!todo.empty() && !others.empty() && seen.size() < 512) {
+    const ir::Node* cur = todo.back();
+    todo.pop_back();
+    for (const ir::Value* in : cur->inputs()) {
+      const ir::Node* p = in ? in->producer() : nullptr;
+      if (!p || !seen.insert(p).second) continue;
+      others.erase(p);
+      todo.push_back(p);
+    }
+  }
+  return others.empty();
 }
 
 dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }

@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "ir/graph.h"
 
 namespace pare::kernels::onednn {
 
@@ -35,6 +36,13 @@ void reorder(const dnnl::memory& src, const dnnl::memory& dst);
 double time_conv(const dnnl::convolution_forward::primitive_desc& pd);
 dnnl::convolution_forward::primitive_desc fastest_conv(const dnnl::convolution_forward::desc& desc, const dnnl::primitive_attr& attr,
                                                        int max_tried = 4);
+
+// Whether node `n` may write its output over input value `v`'s buffer: v is an intermediate
+// (not a graph input, output or constant) and every other consumer of v is an ancestor of n,
+// so it has run before n in any execution order (a residual block's input: read by the
+// block's first convolution, then added by its last). Callers still check at run time that
+// nobody else holds the buffer. Ancestors are searched up to a bounded depth; beyond it, no.
+bool may_overwrite_input(const ir::Node& n, const ir::Value* v);
 
 dnnl::memory::dims to_dims(const Shape& s);
 // Plain row-major descriptor (abc.., i.e. nchw / oihw / goihw by rank).

@@ -59,11 +59,8 @@ class QConvOnednn final : public ops::Kernel {
     }
     if (init.has_input(8)) {
       k->has_z_ = true;
-      // Z used only here, not a graph input/output or constant: Y may take Z's buffer (below).
-      const ir::Value* z = n.input(8);
-      const auto& outs = z->owner()->outputs();
-      k->z_in_place_ = z->uses().size() == 1 && !z->is_graph_input() && !z->initializer() &&
-                       std::find(outs.begin(), outs.end(), z) == outs.end();
+      // Z last used here, not a graph input/output or constant: Y may take Z's buffer (below).
+      k->z_in_place_ = onednn::may_overwrite_input(n, n.input(8));
       PARE_ASSIGN_OR_RETURN(auto zs, ops::quant::channel_scales(*init.constant_input(9), 1, "Z_scale"));
       k->zs_ = zs[0];
       PARE_ASSIGN_OR_RETURN(k->zz_, ops::quant::scalar_zero_point(init.constant_input(10), "Z_zero_point"));
