@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <omp.h>
 
 #include "kernels/onednn/onednn.h"
 #include "ops/fused/activation.h"
@@ -35,7 +37,17 @@ struct ConvAttrs {
   int64_t group = 1;
 };
 
-// Milliseconds of one execution of `pd` on scratch data (best of two, after a warm-up run).
+// Whether Winograd measured faster than direct for a convolution key (input dims, output
+// channels, threads), process-wide; with `set`, records it.
+std::optional<bool> winograd_measured(const Shape& key, std::optional<bool> set = std::nullopt) {
+  static std::mutex mu;
+  static std::map<Shape, bool> known;
+  std::lock_guard<std::mutex> lock(mu);
+  if (set) known[key] = *set;
+  auto it = known.find(key);
+  return it == known.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
 class OnednnConv final : public ops::Kernel {
  public:
   static Result<std::unique_ptr<ops::Kernel>> create(const ops::KernelInit& init) {
@@ -185,21 +197,28 @@ class OnednnConv final : public ops::Kernel {
       // which is faster depends on the shape, so both are timed once here and the faster kept.
       // The choice is made per spatial size and reused for other batch sizes (a served model
       // with dynamic batching meets several), so a new batch size costs no timing runs.
+      // Layers of one shape (ResNet repeats each stage's 3×3 convolution) share one measurement:
+      // the process remembers the outcome per (channels, spatial sizes, layouts, threads), so
+      // ResNet-18 times 4 shapes instead of 13 layers.
       auto pd = make_pd(dnnl::algorithm::convolution_direct);
       bool wino_shape = a_.group == 1 && sp == 2;
       for (size_t i = 0; i < sp; ++i) wino_shape &= a_.kernel[i] == 3 && a_.strides[i] == 1 && a_.dilations[i] == 1;
       if (wino_shape && !std::getenv("PARE_NO_WINOGRAD")) {
-        const Shape spatial(xs.begin() + 2, xs.end());
-        auto known = winograd_.find(spatial);
+        // Not the batch size: a served model with dynamic batching meets several, and a new
+        // batch size costs no timing runs.
+        Shape key(xs.begin() + 1, xs.end());
+        key.insert(key.end(), ys.begin() + 1, ys.end());
+        key.insert(key.end(), {in_block_, out_block_, ctx.num_threads() > 0 ? ctx.num_threads() : omp_get_max_threads()});
+        std::optional<bool> known = winograd_measured(key);
         try {
-          if (known == winograd_.end() || known->second) {
+          if (!known || *known) {
             auto wpd = make_pd(dnnl::algorithm::convolution_winograd);
-            const bool faster = known != winograd_.end() || onednn::time_conv(wpd) < onednn::time_conv(pd);
-            winograd_[spatial] = faster;
+            const bool faster = known ? *known : onednn::time_conv(wpd) < onednn::time_conv(pd);
+            winograd_measured(key, faster);
             if (faster) pd = wpd;
           }
         } catch (const dnnl::error&) {
-          winograd_[spatial] = false;  // no Winograd implementation for this shape or CPU: keep direct
+          winograd_measured(key, false);  // no Winograd implementation for this shape or CPU: keep direct
         }
       }
       Plan p{stored_y, pd, {}, {}, {}, {}};
@@ -234,7 +253,6 @@ class OnednnConv final : public ops::Kernel {
   std::mutex mu_;
   std::map<Shape, Plan> plans_;  // per stored input shape (batch and spatial size)
   std::vector<std::pair<memory::desc, Tensor>> packed_;  // reordered weights by layout, shared by plans
-  std::map<Shape, bool> winograd_;  // per input spatial size: Winograd measured faster
 };
 
 bool applies(const ops::KernelInit& init) {
