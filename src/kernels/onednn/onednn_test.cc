@@ -354,6 +354,11 @@ TEST(CpuAttention, MatchesReferenceOnOddShapesMasksAndPacking) {
       {{1, 70, 48}, {}, {}, {70, 70}, 2, 0.25f},                 // packed, two row blocks, causal-like
       {{3, 1, 3 * 17}, {}, {}, {}, 1, 0.0f},                     // packed, one row, odd head size
       {{1, 0, 12}, {1, 4, 12}, {1, 4, 12}, {}, 2, 0.0f},         // no queries
+      // Head sizes that are multiples of 16 (the AVX-512 micro-kernels): Skv not a multiple of
+      // 16, row tails of every size below 6, two row blocks, Dk ≠ Dv, packed and separate.
+      {{1, 70, 3 * 2 * 32}, {}, {}, {70, 70}, 2, 0.0f},
+      {{2, 11, 32}, {2, 33, 32}, {2, 33, 96}, {2, 1, 1, 33}, 2, 0.125f},
+      {{1, 131, 64}, {1, 17, 64}, {1, 17, 16}, {}, 1, 0.0f},
   };
   for (const Case& c : cases) {
     OneNode spec{"Attention", {{"num_heads", one_int(c.heads)}, {"scale", one_float(c.scale)}}, {random_tensor(c.q, rng)}, {}, "com.pare"};
