@@ -2,7 +2,7 @@
 """Where the time goes, layer by layer: pare against ONNX Runtime on one model.
 
 Runs `pare bench MODEL --profile --json` (its `profile_nodes`) and ONNX Runtime with its
-profiler (bench/ort_profile.js), both pinned to the same cores, and prints
+profiler (bench/ort_bench.js with a profile prefix), both pinned to the same cores, and prints
   - each runtime's time per op type;
   - for CNNs, the convolutions side by side in execution order (a FusedConvDw against the two
     convolutions it fuses), ONNX Runtime's activation nodes that follow a convolution
@@ -45,9 +45,9 @@ def main():
     pj = json.loads(subprocess.run(pin + [a.pare, "bench", model, "--threads", str(a.threads), "--iters", str(a.iters),
                                           "--profile", "--json"], capture_output=True, text=True, check=True).stdout)
     with tempfile.TemporaryDirectory() as tmp:
-        path = subprocess.run(pin + ["node", os.path.join(HERE, "ort_profile.js"), model, meta, str(a.threads), str(a.iters),
-                                     os.path.join(tmp, "ort")], capture_output=True, text=True, check=True).stdout.strip()
-        events = json.load(open(path if os.path.isabs(path) else glob.glob(os.path.join(tmp, "ort*.json"))[0]))
+        subprocess.run(pin + ["node", os.path.join(HERE, "ort_bench.js"), model, meta, str(a.threads), "2", str(a.iters),
+                              os.path.join(tmp, "ort")], capture_output=True, text=True, check=True)
+        events = json.load(open(glob.glob(os.path.join(tmp, "ort*.json"))[0]))
     order, durs, op, shape = [], collections.defaultdict(list), {}, {}
     for e in events:
         if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
@@ -58,7 +58,7 @@ def main():
         durs[k].append(e["dur"] / 1000)
         op[k] = e["args"].get("op_name")
         shape[k] = e["args"].get("output_type_shape")
-    ort = [(k, op[k], statistics.median(durs[k][2:] or durs[k])) for k in order]
+    ort = [(k, op[k], statistics.median(durs[k][3:] or durs[k])) for k in order]  # past the first run and 2 warm-ups
     print(f"{a.model}, {a.threads} thread(s), {a.iters} runs; pare p50 {pj['latency_ms']['p50']:.3f} ms")
     for name, rows in (("ONNX Runtime", [(o, t) for _, o, t in ort]),
                        ("pare", [(n["op"], n["ms_per_run"]) for n in pj["profile_nodes"]])):
