@@ -230,12 +230,8 @@ class OnednnConv final : public ops::Kernel {
       if (p.packed.defined()) {
         p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
       } else {
-        auto packed = Tensor::create(DataType::kUInt8, {static_cast<int64_t>(p.pd.weights_desc().get_size())});
-        if (!packed.ok()) return packed.status();
-        p.packed = *packed;
-        p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
         memory user_w(onednn::plain_desc(ws), onednn::engine(), const_cast<void*>(w_.raw_data()));
-        onednn::reorder(user_w, p.weights);
+        PARE_ASSIGN_OR_RETURN(p.weights, onednn::pack(user_w, p.pd.weights_desc(), p.packed));
         packed_.emplace_back(p.pd.weights_desc(), p.packed);
       }
       if (b_.defined()) p.bias = memory(bd, onednn::engine(), const_cast<void*>(b_.raw_data()));

@@ -84,15 +84,8 @@ class OnednnConvDw final : public ops::Kernel {
         return ok_status();
       }
       // Separate primitives; the intermediate goes through a per-thread buffer.
-      thread_local std::unique_ptr<void, void (*)(void*)> buf(nullptr, std::free);
-      thread_local size_t cap = 0;
-      const size_t bytes = plan->pd.dst_desc().get_size();
-      if (bytes > cap) {
-        buf.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-        if (!buf) throw std::bad_alloc();
-        cap = (bytes + 63) / 64 * 64;
-      }
-      memory mid(plan->pd.dst_desc(), onednn::engine(), buf.get());
+      memory mid(plan->pd.dst_desc(), onednn::engine(),
+                 onednn::thread_buffer(onednn::ThreadBuffer::kIntermediate, plan->pd.dst_desc().get_size()));
       std::unordered_map<int, memory> a1{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, mid}};
       if (b_.defined()) a1.insert({DNNL_ARG_BIAS, plan->bias});
       onednn::execute(plan->prim, plan->pd, a1);
@@ -113,14 +106,11 @@ class OnednnConvDw final : public ops::Kernel {
     Tensor packed, dw_packed;  // storage of the reordered weights
   };
 
-  // Reorders plain `w` (dims `dims`) into `desc`, into storage kept in `keep`.
-  static Status pack(const Tensor& w, const memory::dims& dims, const memory::desc& desc, Tensor& keep, memory& out) {
-    PARE_ASSIGN_OR_RETURN(keep, Tensor::create(DataType::kUInt8, {static_cast<int64_t>(desc.get_size())}));
-    out = memory(desc, onednn::engine(), keep.raw_data());
-    memory user(memory::desc(dims, memory::data_type::f32, dims.size() == 5 ? memory::format_tag::goihw : memory::format_tag::oihw),
-                onednn::engine(), const_cast<void*>(w.raw_data()));
-    onednn::reorder(user, out);
-    return ok_status();
+  // Plain weights `w` of dims `dims` (oihw, or goihw for the depthwise ones) as a memory in `desc`.
+  static Result<memory> pack(const Tensor& w, const memory::dims& dims, const memory::desc& desc, Tensor& keep) {
+    const auto tag = dims.size() == 5 ? memory::format_tag::goihw : memory::format_tag::oihw;
+    return onednn::pack(memory(memory::desc(dims, memory::data_type::f32, tag), onednn::engine(), const_cast<void*>(w.raw_data())),
+                        desc, keep);
   }
 
   Status get_plan(const Shape& stored, Plan*& out) {
@@ -161,7 +151,7 @@ class OnednnConvDw final : public ops::Kernel {
       if (p.fused) {
         const memory::desc dwd = p.pd.query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
         const memory::desc dbd = p.pd.query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS);
-        PARE_RETURN_IF_ERROR(pack(dw_, w2, dwd, p.dw_packed, p.dw_weights));
+        PARE_ASSIGN_OR_RETURN(p.dw_weights, pack(dw_, w2, dwd, p.dw_packed));
         p.dw_bias = memory(dbd, onednn::engine(), const_cast<void*>(db_.raw_data()));
       } else {
         dnnl::post_ops po1, po2;
@@ -177,11 +167,11 @@ class OnednnConvDw final : public ops::Kernel {
             {stride_, stride_}, {1, 1}, {1, 1});
         p.dw_pd = dnnl::convolution_forward::primitive_desc(dw_desc, a2, onednn::engine());
         p.dw_prim = dnnl::convolution_forward(p.dw_pd);
-        PARE_RETURN_IF_ERROR(pack(dw_, w2, p.dw_pd.weights_desc(), p.dw_packed, p.dw_weights));
+        PARE_ASSIGN_OR_RETURN(p.dw_weights, pack(dw_, w2, p.dw_pd.weights_desc(), p.dw_packed));
         p.dw_bias = memory(onednn::plain_desc(db_.shape()), onednn::engine(), const_cast<void*>(db_.raw_data()));
       }
       p.prim = dnnl::convolution_forward(p.pd);
-      PARE_RETURN_IF_ERROR(pack(w_, w1, p.pd.weights_desc(), p.packed, p.weights));
+      PARE_ASSIGN_OR_RETURN(p.weights, pack(w_, w1, p.pd.weights_desc(), p.packed));
       if (b_.defined()) p.bias = memory(bias_desc(b_), onednn::engine(), const_cast<void*>(b_.raw_data()));
       out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();

@@ -29,20 +29,33 @@ dnnl::primitive_attr scratchpad_attr(dnnl::primitive_attr attr) {
 void execute(const dnnl::primitive& prim, const dnnl::primitive_desc_base& pd, std::unordered_map<int, dnnl::memory> args) {
   const dnnl::memory::desc sd = pd.scratchpad_desc();
   const size_t bytes = sd.get_size();
-  if (bytes > 0) {
-    // One growing buffer per thread: kernels never run nested on a thread.
-    thread_local std::unique_ptr<uint8_t, void (*)(void*)> buf(nullptr, std::free);
-    thread_local size_t cap = 0;
-    if (bytes > cap) {
-      const size_t size = (bytes + 63) / 64 * 64;
-      buf.reset(static_cast<uint8_t*>(std::aligned_alloc(64, size)));
-      if (!buf) throw std::bad_alloc();
-      cap = size;
-    }
-    args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(sd, engine(), buf.get());
-  }
+  // Kernels never run nested on a thread: one growing scratchpad per thread serves them all.
+  if (bytes > 0) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(sd, engine(), thread_buffer(ThreadBuffer::kScratchpad, bytes));
   prim.execute(stream(), args);
   stream().wait();
+}
+
+void* thread_buffer(ThreadBuffer slot, size_t bytes) {
+  struct Buf {
+    std::unique_ptr<void, void (*)(void*)> p{nullptr, std::free};
+    size_t cap = 0;
+  };
+  thread_local Buf bufs[2];
+  Buf& b = bufs[static_cast<int>(slot)];
+  if (bytes > b.cap) {
+    const size_t size = (bytes + 63) / 64 * 64;
+    b.p.reset(std::aligned_alloc(64, size));
+    if (!b.p) throw std::bad_alloc();
+    b.cap = size;
+  }
+  return b.p.get();
+}
+
+Result<dnnl::memory> pack(const dnnl::memory& user, const dnnl::memory::desc& to, Tensor& storage) {
+  PARE_ASSIGN_OR_RETURN(storage, Tensor::create(DataType::kUInt8, {static_cast<int64_t>(to.get_size())}));
+  dnnl::memory packed(to, engine(), storage.raw_data());
+  reorder(user, packed);
+  return packed;
 }
 
 void reorder(const dnnl::memory& src, const dnnl::memory& dst) {

@@ -26,6 +26,13 @@ dnnl::primitive_attr scratchpad_attr(dnnl::primitive_attr attr = {});
 void execute(const dnnl::primitive& prim, const dnnl::primitive_desc_base& pd, std::unordered_map<int, dnnl::memory> args);
 // A reorder src → dst created with scratchpad_attr, run with execute().
 void reorder(const dnnl::memory& src, const dnnl::memory& dst);
+// Weights `user` reordered into layout `to`, in new storage that `storage` keeps (uint8 tensor);
+// returns the memory over that storage.
+Result<dnnl::memory> pack(const dnnl::memory& user, const dnnl::memory::desc& to, Tensor& storage);
+// A 64-byte-aligned buffer of at least `bytes`, owned by this thread and kept (grown) between
+// calls; one per `slot`, so a kernel may hold one while execute() uses the scratchpad's.
+enum class ThreadBuffer { kScratchpad, kIntermediate };
+void* thread_buffer(ThreadBuffer slot, size_t bytes);
 
 // Convolution implementation choice by measurement. time_conv: one run of a primitive made from
 // `pd` on zero data as warm-up, then timed runs, in ms (the arithmetic does not depend on

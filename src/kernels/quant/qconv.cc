@@ -254,13 +254,9 @@ class QConvOnednn final : public ops::Kernel {
       p.prim = dnnl::convolution_forward(p.pd);
       p.x_plain = memory::desc(onednn::to_dims(xs), xt, tag::nchw);
       p.y_plain = memory::desc(onednn::to_dims(yd), yt, tag::nchw);
-      auto packed = Tensor::create(DataType::kUInt8, {static_cast<int64_t>(p.pd.weights_desc().get_size())});
-      if (!packed.ok()) return packed.status();
-      p.packed = *packed;
-      p.weights = memory(p.pd.weights_desc(), onednn::engine(), p.packed.raw_data());
       if (b_.defined()) p.bias = memory(p.pd.bias_desc(), onednn::engine(), b_.raw_data());
       memory user_w(onednn::plain_desc(wsh, memory::data_type::s8), onednn::engine(), const_cast<void*>(w_.raw_data()));
-      onednn::reorder(user_w, p.weights);
+      PARE_ASSIGN_OR_RETURN(p.weights, onednn::pack(user_w, p.pd.weights_desc(), p.packed));
       out = &plans_.emplace(stored, std::move(p)).first->second;
       return ok_status();
     });
